@@ -1,0 +1,204 @@
+#include "crypto.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <thread>
+
+namespace hookrx::detail {
+namespace {
+
+struct mac_deleter {
+  void operator()(EVP_MAC* m) const noexcept { EVP_MAC_free(m); }
+};
+
+// The HMAC implementation, fetched once per process.
+EVP_MAC* hmac_algorithm() noexcept {
+  static const std::unique_ptr<EVP_MAC, mac_deleter> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+  return mac.get();
+}
+
+// Spreads threads over the pool's slots: each thread starts its search at its own slot.
+std::size_t thread_slot_hint() noexcept {
+  static std::atomic<std::size_t> next{0};
+  thread_local const std::size_t hint = next.fetch_add(1, std::memory_order_relaxed);
+  return hint;
+}
+
+bool compute(evp_mac_ctx_st* ctx, std::string_view data, digest& out) noexcept {
+  std::size_t len = 0;
+  if (EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1) return false;
+  if (!data.empty() &&
+      EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1) {
+    return false;
+  }
+  return EVP_MAC_final(ctx, out.data(), &len, out.size()) == 1 && len == out.size();
+}
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+void mac_ctx_deleter::operator()(evp_mac_ctx_st* ctx) const noexcept { EVP_MAC_CTX_free(ctx); }
+
+// One set of ready contexts (one per key). `busy` is the only synchronisation on the hot path.
+struct hmac_keyring::slot {
+  std::atomic<bool> busy{false};
+  std::vector<mac_ctx_ptr> ctxs;
+};
+
+// A borrowed slot, returned on destruction. When every slot is busy (more concurrent callers than
+// slots), the lease owns fresh copies instead: correct, only slower.
+class hmac_keyring::lease {
+ public:
+  lease(slot* s, std::vector<mac_ctx_ptr> own) noexcept : slot_(s), own_(std::move(own)) {}
+  lease(const lease&) = delete;
+  lease& operator=(const lease&) = delete;
+  ~lease() {
+    if (slot_ != nullptr) slot_->busy.store(false, std::memory_order_release);
+  }
+  [[nodiscard]] evp_mac_ctx_st* ctx(std::size_t key) const noexcept {
+    const auto& v = slot_ != nullptr ? slot_->ctxs : own_;
+    return key < v.size() ? v[key].get() : nullptr;
+  }
+
+ private:
+  slot* slot_;
+  std::vector<mac_ctx_ptr> own_;
+};
+
+result<hmac_keyring> hmac_keyring::create(const std::vector<std::string>& keys) {
+  EVP_MAC* alg = hmac_algorithm();
+  if (alg == nullptr) return error(errc::invalid_config, "OpenSSL has no HMAC implementation");
+  hmac_keyring ring;
+  ring.key_count_ = keys.size();
+  char digest_name[] = "SHA256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+                               OSSL_PARAM_construct_end()};
+  for (const std::string& key : keys) {
+    mac_ctx_ptr ctx(EVP_MAC_CTX_new(alg));
+    if (!ctx || EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+                             params) != 1) {
+      return error(errc::invalid_config, "OpenSSL could not prepare an HMAC-SHA256 key");
+    }
+    ring.templates_.push_back(std::move(ctx));
+  }
+  // Enough slots that threads rarely collide; each costs one context per key.
+  ring.slot_count_ = std::clamp<std::size_t>(2 * std::max(1U, std::thread::hardware_concurrency()), 4, 64);
+  ring.slots_ = std::make_unique<slot[]>(ring.slot_count_);
+  for (std::size_t s = 0; s < ring.slot_count_; ++s) {
+    for (const mac_ctx_ptr& t : ring.templates_) {
+      mac_ctx_ptr copy(EVP_MAC_CTX_dup(t.get()));
+      if (!copy) return error(errc::invalid_config, "OpenSSL could not copy an HMAC context");
+      ring.slots_[s].ctxs.push_back(std::move(copy));
+    }
+  }
+  return ring;
+}
+
+hmac_keyring::hmac_keyring(hmac_keyring&&) noexcept = default;
+hmac_keyring& hmac_keyring::operator=(hmac_keyring&&) noexcept = default;
+hmac_keyring::~hmac_keyring() = default;
+
+hmac_keyring::lease hmac_keyring::borrow() const noexcept {
+  const std::size_t start = thread_slot_hint();
+  for (std::size_t i = 0; i < slot_count_; ++i) {
+    slot& s = slots_[(start + i) % slot_count_];
+    if (!s.busy.load(std::memory_order_relaxed) && !s.busy.exchange(true, std::memory_order_acquire)) {
+      return lease(&s, {});
+    }
+  }
+  std::vector<mac_ctx_ptr> own;
+  for (const mac_ctx_ptr& t : templates_) own.emplace_back(EVP_MAC_CTX_dup(t.get()));
+  return lease(nullptr, std::move(own));
+}
+
+int hmac_keyring::find_match(std::string_view data, const digest& expected) const noexcept {
+  const lease l = borrow();
+  for (std::size_t k = 0; k < key_count_; ++k) {
+    digest got{};
+    evp_mac_ctx_st* ctx = l.ctx(k);
+    if (ctx != nullptr && compute(ctx, data, got) &&
+        CRYPTO_memcmp(got.data(), expected.data(), got.size()) == 0) {
+      return static_cast<int>(k);
+    }
+  }
+  return -1;
+}
+
+bool hmac_keyring::mac(std::string_view data, digest& out) const noexcept {
+  const lease l = borrow();
+  evp_mac_ctx_st* ctx = l.ctx(0);
+  return ctx != nullptr && compute(ctx, data, out);
+}
+
+result<token_set> token_set::create(const std::vector<std::string>& tokens) {
+  std::string key(sha256_size, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) != 1) {
+    return error(errc::invalid_config, "OpenSSL could not produce random bytes");
+  }
+  auto ring = hmac_keyring::create({key});
+  OPENSSL_cleanse(key.data(), key.size());
+  if (!ring) return ring.error();
+  token_set set(std::move(*ring));
+  for (const std::string& t : tokens) {
+    digest d{};
+    if (!set.ring_.mac(t, d)) return error(errc::invalid_config, "OpenSSL could not hash a token");
+    set.accepted_.push_back(d);
+  }
+  return set;
+}
+
+int token_set::find(std::string_view candidate) const noexcept {
+  digest got{};
+  if (!ring_.mac(candidate, got)) return -1;
+  int found = -1;
+  // No early exit: the time taken does not depend on which token matched, if any.
+  for (std::size_t i = 0; i < accepted_.size(); ++i) {
+    const bool equal = CRYPTO_memcmp(got.data(), accepted_[i].data(), got.size()) == 0;
+    found = (equal && found < 0) ? static_cast<int>(i) : found;
+  }
+  return found;
+}
+
+bool decode_hex_digest(std::string_view hex, digest& out) noexcept {
+  if (hex.size() != 2 * out.size()) return false;
+  bool ok = true;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const int hi = hex_value(hex[2 * i]);
+    const int lo = hex_value(hex[2 * i + 1]);
+    ok = ok && hi >= 0 && lo >= 0;
+    out[i] = static_cast<unsigned char>(((hi & 0xF) << 4) | (lo & 0xF));
+  }
+  return ok;
+}
+
+std::string sha256_hex(std::string_view data) {
+  digest d{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_sha256(), nullptr);
+  static constexpr char hexdigits[] = "0123456789abcdef";
+  std::string out(2 * d.size(), '0');
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    out[2 * i] = hexdigits[d[i] >> 4];
+    out[2 * i + 1] = hexdigits[d[i] & 0xF];
+  }
+  return out;
+}
+
+std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace hookrx::detail

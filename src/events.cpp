@@ -1,0 +1,31 @@
+#include "hookrx/events.hpp"
+
+#include "parse.hpp"
+#include "wire_parashift.hpp"
+
+namespace hookrx {
+
+std::string_view to_string(provider p) noexcept {
+  return p == provider::perfectparser ? "perfectparser" : "parashift";
+}
+
+std::string_view to_string(parashift_topic t) noexcept {
+  const auto i = static_cast<std::size_t>(t);
+  return i < wire::parashift::topics.size() ? wire::parashift::topics[i] : "unknown";
+}
+
+parashift_topic parse_parashift_topic(std::string_view name) noexcept {
+  for (std::size_t i = 0; i < wire::parashift::topics.size(); ++i) {
+    if (wire::parashift::topics[i] == name) return static_cast<parashift_topic>(i);
+  }
+  return parashift_topic::unknown;
+}
+
+result<event> parse_event(provider source, std::string_view body) {
+  return source == provider::perfectparser ? detail::parse_perfectparser(body) : detail::parse_parashift(body);
+}
+
+}  // namespace hookrx
+
+static_assert(hookrx::wire::parashift::topics.size() == static_cast<std::size_t>(hookrx::parashift_topic::unknown),
+              "parashift_topic and the wire topic list must stay in step");

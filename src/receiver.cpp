@@ -1,0 +1,78 @@
+#include "hookrx/receiver.hpp"
+
+#include <exception>
+#include <string>
+
+#include "crypto.hpp"
+
+namespace hookrx {
+namespace {
+
+// The signed bytes are the bytes on the wire; a body that arrives encoded cannot be verified
+// without decoding it first, and a server that decoded it has already lost them.
+bool is_encoded(const request_view& request) noexcept {
+  const auto encoding = request.header("Content-Encoding");
+  if (!encoding) return false;
+  const std::string_view e = detail::trim_ows(*encoding);
+  return !e.empty() && !iequals(e, "identity");
+}
+
+}  // namespace
+
+result<disposition> inline_acceptor::accept(event&& ev, const dispatcher& handlers) {
+  if (status st = handlers.dispatch(ev); !st) return st.error();
+  return disposition::processed;
+}
+
+receiver::receiver(verifier v, receiver_options options)
+    : verifier_(std::move(v)), options_(options), acceptor_(std::make_shared<inline_acceptor>()) {}
+
+result<receiver> receiver::create(perfectparser_credentials credentials, receiver_options options) {
+  auto v = perfectparser_verifier::create(std::move(credentials));
+  if (!v) return v.error();
+  return receiver(std::move(*v), options);
+}
+
+result<receiver> receiver::create(parashift_credentials credentials, receiver_options options) {
+  auto v = parashift_verifier::create(std::move(credentials));
+  if (!v) return v.error();
+  return receiver(std::move(*v), options);
+}
+
+provider receiver::source() const noexcept {
+  return std::holds_alternative<perfectparser_verifier>(verifier_) ? provider::perfectparser : provider::parashift;
+}
+
+result<disposition> receiver::run(const request_view& request) const {
+  if (request.body().size() > options_.max_body_bytes) {
+    return error(errc::body_too_large, "at most " + std::to_string(options_.max_body_bytes) + " bytes");
+  }
+  if (is_encoded(request)) return errc::unsupported_content_encoding;
+  const result<verified> auth = std::visit([&](const auto& v) { return v.verify(request); }, verifier_);
+  if (!auth) return auth.error();
+  result<event> ev = parse_event(source(), request.body());
+  if (!ev) return ev.error();
+  if (ev->is_test() && !options_.dispatch_test_deliveries) return disposition::test_delivery;
+  return acceptor_->accept(std::move(*ev), handlers_);
+}
+
+result<disposition> receiver::receive(const request_view& request) const {
+  result<disposition> outcome = [&]() -> result<disposition> {
+    try {
+      return run(request);
+    } catch (const std::exception& e) {  // e.g. std::bad_alloc: answer 500, the sender retries
+      return error(errc::handler_failed, e.what());
+    }
+  }();
+  if (!outcome) {
+    for (const error_handler& h : error_handlers_) {
+      try {
+        h(request, outcome.error());
+      } catch (...) {  // a failing logger must not change the answer
+      }
+    }
+  }
+  return outcome;
+}
+
+}  // namespace hookrx
