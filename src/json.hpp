@@ -1,5 +1,6 @@
-// Private: reading typed fields with simdjson On-Demand, mapping simdjson's errors onto hookrx's
-// three parse errors. Only the parse_*.cpp files include this (and so simdjson).
+// Private: reading typed fields with simdjson On-Demand. Only the parse_*.cpp files include this
+// (and so simdjson). Readers write into an optional (null reads as absent) and return simdjson's
+// error code; callers decide whether a type error is fatal and name the field.
 #pragma once
 
 #include <simdjson.h>
@@ -14,6 +15,7 @@
 namespace hookrx::detail::json {
 
 namespace od = simdjson::ondemand;
+using simdjson::error_code;
 
 /// The body copied once into storage that simdjson may read past the end of (SIMDJSON_PADDING);
 /// the same string becomes the event's raw_json(), so the copy is paid once.
@@ -24,98 +26,33 @@ namespace od = simdjson::ondemand;
   return s;
 }
 
-/// The calling thread's parser: its buffers are reused from one delivery to the next.
-[[nodiscard]] inline od::parser& thread_parser() {
+/// Starts iterating `raw` (from padded_copy) with the calling thread's parser, whose buffers are
+/// reused from one delivery to the next.
+[[nodiscard]] inline error_code iterate(std::string& raw, od::document& doc) {
   thread_local od::parser parser;
-  return parser;
+  return parser.iterate(raw.data(), raw.size(), raw.capacity()).get(doc);
 }
 
-/// The document itself is broken (syntax, encoding, nesting depth): simdjson's message says where.
-[[nodiscard]] inline error document_error(simdjson::error_code ec) {
-  return {errc::invalid_json, simdjson::error_message(ec)};
+/// A type mismatch is the sender's wrong type; any other error means the document is broken.
+[[nodiscard]] inline bool is_type_error(error_code ec) noexcept {
+  return ec == simdjson::INCORRECT_TYPE || ec == simdjson::NUMBER_ERROR || ec == simdjson::NUMBER_OUT_OF_RANGE;
 }
 
-/// A simdjson error met while reading `field`: a type mismatch is the sender's wrong type, anything
-/// else means the document itself is broken.
-[[nodiscard]] inline error field_error(simdjson::error_code ec, std::string_view field) {
-  if (ec == simdjson::INCORRECT_TYPE || ec == simdjson::NUMBER_ERROR ||
-      ec == simdjson::NUMBER_OUT_OF_RANGE) {
-    return {errc::wrong_type, std::string(field)};
+/// The document itself is broken (syntax, encoding, nesting depth): simdjson's message says how.
+[[nodiscard]] inline error document_error(error_code ec) { return {errc::invalid_json, simdjson::error_message(ec)}; }
+
+/// The error for `ec` met while reading `field`.
+[[nodiscard]] inline error field_error(error_code ec, std::string_view field) {
+  return is_type_error(ec) ? error(errc::wrong_type, std::string(field)) : document_error(ec);
+}
+
+/// The root object, or invalid_json for anything else.
+[[nodiscard]] inline result<od::object> root_object(od::document& doc) {
+  od::object root;
+  if (error_code ec = doc.get_object().get(root)) {
+    return ec == simdjson::INCORRECT_TYPE ? error(errc::invalid_json, "the body is not a JSON object") : document_error(ec);
   }
-  return document_error(ec);
-}
-
-/// Outcome of reading one field: its value, null (treated as absent), or an error.
-template <class T>
-struct field {
-  std::optional<T> value;
-  std::optional<error> err;
-};
-
-[[nodiscard]] inline bool is_null(od::value& v, simdjson::error_code& ec) {
-  bool null = false;
-  ec = v.is_null().get(null);
-  return ec == simdjson::SUCCESS && null;
-}
-
-[[nodiscard]] inline field<std::string> read_string(od::value v, std::string_view name) {
-  simdjson::error_code ec{};
-  if (is_null(v, ec)) return {};
-  if (ec) return {std::nullopt, field_error(ec, name)};
-  std::string_view s;
-  if ((ec = v.get_string().get(s))) return {std::nullopt, field_error(ec, name)};
-  return {std::string(s), std::nullopt};
-}
-
-[[nodiscard]] inline field<std::int64_t> read_int(od::value v, std::string_view name) {
-  simdjson::error_code ec{};
-  if (is_null(v, ec)) return {};
-  if (ec) return {std::nullopt, field_error(ec, name)};
-  std::int64_t n = 0;
-  if ((ec = v.get_int64().get(n))) return {std::nullopt, field_error(ec, name)};
-  return {n, std::nullopt};
-}
-
-[[nodiscard]] inline field<double> read_double(od::value v, std::string_view name) {
-  simdjson::error_code ec{};
-  if (is_null(v, ec)) return {};
-  if (ec) return {std::nullopt, field_error(ec, name)};
-  double d = 0;
-  if ((ec = v.get_double().get(d))) return {std::nullopt, field_error(ec, name)};
-  return {d, std::nullopt};
-}
-
-[[nodiscard]] inline field<bool> read_bool(od::value v, std::string_view name) {
-  simdjson::error_code ec{};
-  if (is_null(v, ec)) return {};
-  if (ec) return {std::nullopt, field_error(ec, name)};
-  bool b = false;
-  if ((ec = v.get_bool().get(b))) return {std::nullopt, field_error(ec, name)};
-  return {b, std::nullopt};
-}
-
-/// The value's JSON text as sent (objects and arrays whole), for fields kept raw.
-[[nodiscard]] inline field<std::string> read_raw(od::value v, std::string_view name) {
-  simdjson::error_code ec{};
-  if (is_null(v, ec)) return {};
-  if (ec) return {std::nullopt, field_error(ec, name)};
-  od::json_type type{};
-  if ((ec = v.type().get(type))) return {std::nullopt, document_error(ec)};
-  std::string_view raw;
-  if (type == od::json_type::object) {
-    od::object o;
-    if (!(ec = v.get_object().get(o))) ec = o.raw_json().get(raw);
-  } else if (type == od::json_type::array) {
-    od::array a;
-    if (!(ec = v.get_array().get(a))) ec = a.raw_json().get(raw);
-  } else {
-    raw = v.raw_json_token();
-    while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t')) {
-      raw.remove_suffix(1);
-    }
-  }
-  if (ec) return {std::nullopt, document_error(ec)};
-  return {std::string(raw), std::nullopt};
+  return root;
 }
 
 /// True when tokens follow the root value: `{} x` is not one JSON document. Call after the root
@@ -123,6 +60,99 @@ struct field {
 [[nodiscard]] inline bool has_trailing_content(od::document& doc) {
   const char* at = nullptr;
   return doc.current_location().get(at) == simdjson::SUCCESS;
+}
+
+[[nodiscard]] inline bool is_null(od::value& v) {
+  bool null = false;
+  return v.is_null().get(null) == simdjson::SUCCESS && null;
+}
+
+// Each reader stores a non-null value into `out`, leaves `out` as it was for null, and returns the
+// error met, if any. A value not read is skipped by the iteration.
+[[nodiscard]] inline error_code read(od::value& v, std::optional<std::string>& out) {
+  std::string_view s;
+  error_code ec = v.get_string().get(s);
+  if (ec == simdjson::SUCCESS) {
+    out.emplace(s);
+  } else if (is_null(v)) {
+    ec = simdjson::SUCCESS;
+  }
+  return ec;
+}
+
+/// For required strings, where an empty string counts as absent.
+[[nodiscard]] inline error_code read(od::value& v, std::string& out) {
+  std::string_view s;
+  error_code ec = v.get_string().get(s);
+  if (ec == simdjson::SUCCESS) {
+    out.assign(s);
+  } else if (is_null(v)) {
+    ec = simdjson::SUCCESS;
+  }
+  return ec;
+}
+
+[[nodiscard]] inline error_code read(od::value& v, std::optional<std::int64_t>& out) {
+  std::int64_t n = 0;
+  error_code ec = v.get_int64().get(n);
+  if (ec == simdjson::SUCCESS) {
+    out = n;
+  } else if (is_null(v)) {
+    ec = simdjson::SUCCESS;
+  }
+  return ec;
+}
+
+[[nodiscard]] inline error_code read(od::value& v, std::optional<double>& out) {
+  double d = 0;
+  error_code ec = v.get_double().get(d);
+  if (ec == simdjson::SUCCESS) {
+    out = d;
+  } else if (is_null(v)) {
+    ec = simdjson::SUCCESS;
+  }
+  return ec;
+}
+
+[[nodiscard]] inline error_code read(od::value& v, std::optional<bool>& out) {
+  bool b = false;
+  error_code ec = v.get_bool().get(b);
+  if (ec == simdjson::SUCCESS) {
+    out = b;
+  } else if (is_null(v)) {
+    ec = simdjson::SUCCESS;
+  }
+  return ec;
+}
+
+/// A value kept as its JSON text (objects and arrays whole), e.g. `extracted_data`; null leaves
+/// `out` as it was.
+[[nodiscard]] inline error_code read_raw(od::value& v, std::string& out) {
+  od::json_type type{};
+  if (error_code ec = v.type().get(type)) return ec;
+  std::string_view raw;
+  error_code ec = simdjson::SUCCESS;
+  switch (type) {
+    case od::json_type::null:
+      return simdjson::SUCCESS;
+    case od::json_type::object: {
+      od::object o;
+      if (!(ec = v.get_object().get(o))) ec = o.raw_json().get(raw);
+      break;
+    }
+    case od::json_type::array: {
+      od::array a;
+      if (!(ec = v.get_array().get(a))) ec = a.raw_json().get(raw);
+      break;
+    }
+    default:
+      raw = v.raw_json_token();
+      while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t')) {
+        raw.remove_suffix(1);
+      }
+  }
+  if (ec == simdjson::SUCCESS) out.assign(raw);
+  return ec;
 }
 
 }  // namespace hookrx::detail::json

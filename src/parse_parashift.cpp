@@ -11,81 +11,73 @@ namespace hookrx::detail {
 namespace {
 namespace spec = wire::parashift;
 namespace od = json::od;
+using json::error_code;
 
-// Copies a read field into `out`, or returns its error.
+// Reads one field into `out`; a type error names the field.
 template <class T>
-status take(json::field<T>&& f, std::optional<T>& out) {
-  if (f.err) return *f.err;
-  out = std::move(f.value);
+status take(od::value& v, std::string_view name, std::optional<T>& out) {
+  if (error_code ec = json::read(v, out)) return json::field_error(ec, name);
   return {};
 }
 
-status read_custom_fields(od::value v, std::vector<std::pair<std::string, std::string>>& out) {
-  simdjson::error_code ec{};
-  if (json::is_null(v, ec)) return {};
+status read_custom_fields(od::value& v, std::vector<std::pair<std::string, std::string>>& out) {
+  constexpr std::string_view name = "attributes.custom_fields";
   od::object obj;
-  if (ec || (ec = v.get_object().get(obj))) return json::field_error(ec, "attributes.custom_fields");
-  for (auto f : obj) {
+  if (error_code ec = v.get_object().get(obj)) return json::is_null(v) ? status{} : json::field_error(ec, name);
+  for (auto member : obj) {
     std::string_view key;
     od::value value;
-    if ((ec = f.unescaped_key().get(key)) || (ec = f.value().get(value))) return json::document_error(ec);
-    std::optional<std::string> s;
-    if (auto st = take(json::read_string(value, "attributes.custom_fields"), s); !st) return st;
-    if (s) out.emplace_back(std::string(key), std::move(*s));
+    if (error_code ec = member.unescaped_key().get(key)) return json::document_error(ec);
+    if (error_code ec = member.value().get(value)) return json::document_error(ec);
+    std::string_view text;
+    if (error_code ec = value.get_string().get(text)) return json::field_error(ec, name);
+    out.emplace_back(std::string(key), std::string(text));
   }
   return {};
 }
 
-status read_attributes(od::value v, document_event& e) {
-  simdjson::error_code ec{};
-  if (json::is_null(v, ec)) return {};
+status read_attributes(od::value& v, document_event& e) {
   od::object obj;
-  if (ec || (ec = v.get_object().get(obj))) return json::field_error(ec, "attributes");
-  for (auto field : obj) {
+  if (error_code ec = v.get_object().get(obj)) return json::is_null(v) ? status{} : json::field_error(ec, "attributes");
+  for (auto member : obj) {
     std::string_view key;
     od::value value;
-    if ((ec = field.unescaped_key().get(key)) || (ec = field.value().get(value))) return json::document_error(ec);
+    if (error_code ec = member.unescaped_key().get(key)) return json::document_error(ec);
+    if (error_code ec = member.value().get(value)) return json::document_error(ec);
     status st;
-    if (key == "status") st = take(json::read_string(value, "attributes.status"), e.status);
-    else if (key == "tenant_id") st = take(json::read_int(value, "attributes.tenant_id"), e.tenant_id);
-    else if (key == "document_id") st = take(json::read_int(value, "attributes.document_id"), e.document_id);
-    else if (key == "sla_deadline") st = take(json::read_string(value, "attributes.sla_deadline"), e.sla_deadline);
-    else if (key == "external_id") st = take(json::read_string(value, "attributes.external_id"), e.external_id);
-    else if (key == "created_at") st = take(json::read_string(value, "attributes.created_at"), e.created_at);
-    else if (key == "updated_at") st = take(json::read_string(value, "attributes.updated_at"), e.updated_at);
+    if (key == "status") st = take(value, "attributes.status", e.status);
+    else if (key == "updated_at") st = take(value, "attributes.updated_at", e.updated_at);
+    else if (key == "document_id") st = take(value, "attributes.document_id", e.document_id);
+    else if (key == "tenant_id") st = take(value, "attributes.tenant_id", e.tenant_id);
+    else if (key == "created_at") st = take(value, "attributes.created_at", e.created_at);
+    else if (key == "external_id") st = take(value, "attributes.external_id", e.external_id);
+    else if (key == "sla_deadline") st = take(value, "attributes.sla_deadline", e.sla_deadline);
     else if (key == "custom_fields") st = read_custom_fields(value, e.custom_fields);
     if (!st) return st;
   }
   return {};
 }
 
-}  // namespace
-
-result<event> parse_parashift(std::string_view body) {
+status parse_into(std::string_view body, event& ev) {
   std::string raw = json::padded_copy(body);
   od::document doc;
-  if (auto ec = json::thread_parser().iterate(raw.data(), raw.size(), raw.capacity()).get(doc)) {
-    return json::document_error(ec);
-  }
-  od::object root;
-  if (auto ec = doc.get_object().get(root)) {
-    return ec == simdjson::INCORRECT_TYPE ? error(errc::invalid_json, "the body is not a JSON object")
-                                          : json::document_error(ec);
-  }
-  document_event e;
+  if (error_code ec = json::iterate(raw, doc)) return json::document_error(ec);
+  result<od::object> root = json::root_object(doc);
+  if (!root) return root.error();
+  document_event& e = event_builder::start<document_event>(ev, provider::parashift);
   std::optional<std::string> topic;
-  for (auto field : root) {
+  for (auto member : *root) {
     std::string_view key;
     od::value value;
-    if (auto ec = field.unescaped_key().get(key)) return json::document_error(ec);
-    if (auto ec = field.value().get(value)) return json::document_error(ec);
+    if (error_code ec = member.unescaped_key().get(key)) return json::document_error(ec);
+    if (error_code ec = member.value().get(value)) return json::document_error(ec);
     status st;
-    if (key == "topic") st = take(json::read_string(value, key), topic);
-    else if (key == "id") st = take(json::read_string(value, key), e.id);
-    else if (key == "type") st = take(json::read_string(value, key), e.type);
-    else if (key == "request_id") st = take(json::read_string(value, key), e.request_id);
+    if (key == "topic") st = take(value, key, topic);
+    else if (key == "id") st = take(value, key, e.id);
     else if (key == "attributes") st = read_attributes(value, e);
-    if (!st) return st.error();
+    else if (key == "type") st = take(value, key, e.type);
+    else if (key == "request_id") st = take(value, key, e.request_id);
+    if (!st) return st;
   }
   if (json::has_trailing_content(doc)) return error(errc::invalid_json, "content after the JSON object");
   if (!topic) return error(errc::missing_field, "topic");
@@ -98,7 +90,16 @@ result<event> parse_parashift(std::string_view body) {
   } else {
     key = std::string(spec::body_hash_key_prefix) + sha256_hex(body);
   }
-  return event(provider::parashift, std::move(*topic), std::move(key), false, std::move(raw), std::move(e));
+  event_builder::finish(ev, std::move(*topic), std::move(key), false, std::move(raw));
+  return {};
+}
+
+}  // namespace
+
+result<event> parse_parashift(std::string_view body) {
+  result<event> out(std::in_place);
+  if (status st = parse_into(body, *out); !st) out = st.error();
+  return out;  // one object on every path, so the event is never moved
 }
 
 }  // namespace hookrx::detail

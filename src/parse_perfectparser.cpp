@@ -1,6 +1,8 @@
 // PerfectParser payloads (shared/spec/perfectparser.md, "Payload bodies"). The vendor does not
-// publish them, so the reader is tolerant: one pass collects every modelled field from the top
-// level and from `data`, then the event name decides which fields are required.
+// publish them, so the reader is tolerant: the event name comes first (`event`, else `type`), then
+// the fields of that event are read straight into its typed struct, from the top level and, for
+// what the top level lacks, from `data`. Unknown fields are skipped and stay in the raw JSON.
+#include <type_traits>
 #include <utility>
 
 #include "crypto.hpp"
@@ -12,130 +14,205 @@ namespace hookrx::detail {
 namespace {
 namespace spec = wire::perfectparser;
 namespace od = json::od;
+using json::error_code;
+using spec::field;
+constexpr error_code ok = simdjson::SUCCESS;
 
-// One modelled field as read. A value at the top level wins over one inside `data`; a top-level
-// null leaves room for `data`.
-template <class T>
-struct slot {
-  std::optional<T> value;
-  std::optional<error> err;
-  bool from_top = false;
-
-  void set(json::field<T>&& f, bool top) {
-    if (!top && from_top) return;
-    if (top && !f.value && !f.err) return;
-    value = std::move(f.value);
-    err = std::move(f.err);
-    from_top = top && (value || err);
+// The field a key names. Dispatches on length first: most keys cost one or two comparisons.
+field lookup(std::string_view k) noexcept {
+  const auto pick = [k](std::initializer_list<field> candidates) {
+    for (field f : candidates) {
+      if (k == spec::name_of(f)) return f;
+    }
+    return field::unknown;
+  };
+  switch (k.size()) {
+    case 4: return pick({field::type, field::data, field::test});
+    case 5: return pick({field::event});
+    case 6: return pick({field::status});
+    case 8: return pick({field::batch_id, field::filename});
+    case 9: return pick({field::parser_id, field::documents});
+    case 10: return pick({field::created_at, field::updated_at, field::page_count, field::file_count, field::confidence});
+    case 11: return pick({field::document_id, field::parser_name});
+    case 12: return pick({field::credits_used, field::completed_at});
+    case 13: return pick({field::extraction_id, field::error_message});
+    case 14: return pick({field::extracted_data});
+    case 16: return pick({field::document_summary});
+    case 18: return pick({field::processing_time_ms});
+    default: return field::unknown;
   }
-};
+}
 
-struct fields {
-  slot<std::string> event, type, extraction_id, batch_id, document_id, status, parser_id, parser_name,
-      filename, error_message, created_at, updated_at, completed_at, extracted_data, documents;
-  slot<std::int64_t> page_count, credits_used, processing_time_ms, file_count;
-  slot<double> confidence;
-  slot<bool> test;
-  slot<document_summary> summary;
-};
+// The pass over `data` only fills what the top level left empty.
+enum class level : bool { top, nested };
 
-json::field<document_summary> read_summary(od::value v, std::string_view name) {
-  simdjson::error_code ec{};
-  if (json::is_null(v, ec)) return {};
+error_code read_summary(od::value& v, std::optional<document_summary>& out) {
   od::object obj;
-  if (ec || (ec = v.get_object().get(obj))) return {std::nullopt, json::field_error(ec, name)};
+  if (error_code ec = v.get_object().get(obj)) return json::is_null(v) ? ok : ec;
   document_summary s;
-  for (auto f : obj) {
+  for (auto member : obj) {
     std::string_view key;
     od::value value;
-    if ((ec = f.unescaped_key().get(key)) || (ec = f.value().get(value))) return {std::nullopt, json::document_error(ec)};
+    if (error_code ec = member.unescaped_key().get(key)) return ec;
+    if (error_code ec = member.value().get(value)) return ec;
     std::int64_t* target = key == "total" ? &s.total
                            : key == "completed" ? &s.completed
                            : key == "failed" ? &s.failed
                            : key == "processing" ? &s.processing
                            : nullptr;
+    std::optional<std::int64_t> n;
     if (target == nullptr) continue;
-    auto n = json::read_int(value, "document_summary." + std::string(key));
-    if (n.err) return {std::nullopt, std::move(n.err)};
-    *target = n.value.value_or(0);
+    if (error_code ec = json::read(value, n)) return ec;
+    *target = n.value_or(0);
   }
-  return {s, std::nullopt};
+  out = s;
+  return ok;
 }
 
-// Stores a field read at one level. A broken value means a broken document: that stops the read.
 template <class T>
-status keep(slot<T>& s, json::field<T>&& f, bool top) {
-  if (f.err && f.err->code() == errc::invalid_json) return *f.err;
-  s.set(std::move(f), top);
-  return {};
+error_code fill(od::value& v, std::optional<T>& out, level at) {
+  if (at == level::nested && out) return ok;
+  if constexpr (std::is_same_v<T, document_summary>) {
+    return read_summary(v, out);
+  } else {
+    return json::read(v, out);
+  }
+}
+error_code fill(od::value& v, std::string& out, level at) {
+  return at == level::nested && !out.empty() ? ok : json::read(v, out);
+}
+error_code fill_raw(od::value& v, std::string& out, level at) {
+  return at == level::nested && !out.empty() ? ok : json::read_raw(v, out);
 }
 
-// Reads the fields of one object level; recurses once into `data`.
-status read_level(od::object obj, fields& f, bool top) {
-  for (auto field : obj) {
+// One function per event type: reads `v` into the member `id` names, if the type has one.
+error_code read_member(document_completed& d, field id, od::value& v, level at) {
+  switch (id) {
+    case field::extraction_id: return fill(v, d.extraction_id, at);
+    case field::document_id: return fill(v, d.document_id, at);
+    case field::status: return fill(v, d.status, at);
+    case field::parser_id: return fill(v, d.parser_id, at);
+    case field::parser_name: return fill(v, d.parser_name, at);
+    case field::filename: return fill(v, d.filename, at);
+    case field::error_message: return fill(v, d.error_message, at);
+    case field::created_at: return fill(v, d.created_at, at);
+    case field::updated_at: return fill(v, d.updated_at, at);
+    case field::page_count: return fill(v, d.page_count, at);
+    case field::credits_used: return fill(v, d.credits_used, at);
+    case field::processing_time_ms: return fill(v, d.processing_time_ms, at);
+    case field::confidence: return fill(v, d.confidence, at);
+    case field::extracted_data: return fill_raw(v, d.extracted_data, at);
+    default: return ok;
+  }
+}
+
+error_code read_member(job_completed& j, field id, od::value& v, level at) {
+  switch (id) {
+    case field::extraction_id: return fill(v, j.extraction_id, at);
+    case field::status: return fill(v, j.status, at);
+    case field::parser_id: return fill(v, j.parser_id, at);
+    case field::completed_at: return fill(v, j.completed_at, at);
+    case field::file_count: return fill(v, j.file_count, at);
+    case field::page_count: return fill(v, j.page_count, at);
+    case field::credits_used: return fill(v, j.credits_used, at);
+    case field::document_summary: return fill(v, j.summary, at);
+    case field::documents: return fill_raw(v, j.documents, at);
+    default: return ok;
+  }
+}
+
+// batch.* may name its extraction `batch_id` instead; `extraction_id` wins when both are sent.
+error_code read_member(batch_finished& b, field id, od::value& v, level at) {
+  switch (id) {
+    case field::extraction_id: return fill(v, b.extraction_id, at);
+    case field::batch_id: return fill(v, b.batch_id, at);
+    case field::parser_id: return fill(v, b.parser_id, at);
+    case field::parser_name: return fill(v, b.parser_name, at);
+    case field::status: return fill(v, b.status, at);
+    case field::completed_at: return fill(v, b.completed_at, at);
+    case field::file_count: return fill(v, b.file_count, at);
+    case field::document_summary: return fill(v, b.summary, at);
+    default: return ok;
+  }
+}
+
+// An event we do not model is never an error: ids of another type count as absent, so a future
+// event of a different shape is still acknowledged and handed on.
+error_code read_member(unknown_event& u, field id, od::value& v, level at) {
+  error_code ec = ok;
+  if (id == field::extraction_id) ec = fill(v, u.extraction_id, at);
+  if (id == field::document_id) ec = fill(v, u.document_id, at);
+  return json::is_type_error(ec) ? ok : ec;
+}
+
+// What one pass over an object level found besides the event's own fields.
+struct pass_state {
+  std::optional<bool> test;
+  bool has_data = false;
+  field failed = field::unknown;  // the field whose value could not be read
+};
+
+template <class T>
+error_code read_level(od::object& obj, T& out, pass_state& st, level at) {
+  for (auto member : obj) {
     std::string_view key;
     od::value v;
-    if (auto ec = field.unescaped_key().get(key)) return json::document_error(ec);
-    if (auto ec = field.value().get(v)) return json::document_error(ec);
-    status st;
-    if (key == spec::nested_fields) {
-      od::object nested;
-      if (top && !v.get_object().get(nested)) st = read_level(nested, f, false);
+    if (error_code ec = member.unescaped_key().get(key)) return ec;
+    if (error_code ec = member.value().get(v)) return ec;
+    const field id = lookup(key);
+    error_code ec = ok;
+    switch (id) {
+      case field::data: st.has_data = st.has_data || at == level::top; break;
+      case field::event: case field::type: case field::unknown: break;
+      case field::test: ec = fill(v, st.test, at); break;
+      default: ec = read_member(out, id, v, at);
     }
-    else if (key == spec::event_field) { if (top) st = keep(f.event, json::read_string(v, key), top); }
-    else if (key == spec::event_field_fallback) { if (top) st = keep(f.type, json::read_string(v, key), top); }
-    else if (key == "extraction_id") st = keep(f.extraction_id, json::read_string(v, key), top);
-    else if (key == spec::batch_id_fallback) st = keep(f.batch_id, json::read_string(v, key), top);
-    else if (key == "document_id") st = keep(f.document_id, json::read_string(v, key), top);
-    else if (key == "status") st = keep(f.status, json::read_string(v, key), top);
-    else if (key == "parser_id") st = keep(f.parser_id, json::read_string(v, key), top);
-    else if (key == "parser_name") st = keep(f.parser_name, json::read_string(v, key), top);
-    else if (key == "filename") st = keep(f.filename, json::read_string(v, key), top);
-    else if (key == "error_message") st = keep(f.error_message, json::read_string(v, key), top);
-    else if (key == "created_at") st = keep(f.created_at, json::read_string(v, key), top);
-    else if (key == "updated_at") st = keep(f.updated_at, json::read_string(v, key), top);
-    else if (key == "completed_at") st = keep(f.completed_at, json::read_string(v, key), top);
-    else if (key == "extracted_data") st = keep(f.extracted_data, json::read_raw(v, key), top);
-    else if (key == "documents") st = keep(f.documents, json::read_raw(v, key), top);
-    else if (key == "page_count") st = keep(f.page_count, json::read_int(v, key), top);
-    else if (key == "credits_used") st = keep(f.credits_used, json::read_int(v, key), top);
-    else if (key == "processing_time_ms") st = keep(f.processing_time_ms, json::read_int(v, key), top);
-    else if (key == "file_count") st = keep(f.file_count, json::read_int(v, key), top);
-    else if (key == "confidence") st = keep(f.confidence, json::read_double(v, key), top);
-    else if (key == "test") st = keep(f.test, json::read_bool(v, key), top);
-    else if (key == "document_summary") st = keep(f.summary, read_summary(v, key), top);
-    // Anything else is a field we do not model: skipped here, kept in the event's raw JSON.
-    if (!st) return st;
+    if (ec) {
+      st.failed = id;
+      return ec;
+    }
   }
+  return ok;
+}
+
+// The event name: `event`, or `type` when there is no `event`. Leaves `root` rewound.
+result<std::string> read_name(od::object& root) {
+  std::optional<std::string> name;
+  for (const field id : {field::event, field::type}) {
+    od::value v;
+    error_code ec = root.find_field_unordered(spec::name_of(id)).get(v);
+    if (ec == ok) ec = json::read(v, name);
+    if (ec != ok && ec != simdjson::NO_SUCH_FIELD) return json::field_error(ec, spec::name_of(id));
+    bool rewound = false;
+    if ((ec = root.reset().get(rewound))) return json::document_error(ec);
+    if (name) return std::move(*name);
+  }
+  return error(errc::missing_field, std::string(spec::name_of(field::event)));
+}
+
+// Reads the fields of `T` from the top level, then from `data` for what is still missing.
+template <class T>
+status read_fields(od::object& root, T& out, std::optional<bool>& test) {
+  pass_state st;
+  error_code ec = read_level(root, out, st, level::top);
+  if (ec == ok && st.has_data) {
+    bool rewound = false;
+    od::value data;
+    od::object nested;
+    if (!(ec = root.reset().get(rewound)) && !(ec = root.find_field_unordered(spec::name_of(field::data)).get(data)) &&
+        data.get_object().get(nested) == ok) {
+      ec = read_level(nested, out, st, level::nested);
+    }
+  }
+  if (ec) return st.failed == field::unknown ? json::document_error(ec) : json::field_error(ec, spec::name_of(st.failed));
+  test = st.test;
   return {};
 }
 
-// Moves modelled fields into a typed event, remembering the first error met.
-class extractor {
- public:
-  template <class T>
-  void optional(slot<T>& s, std::optional<T>& out) {
-    if (s.err) note(*s.err);
-    else out = std::move(s.value);
-  }
-  template <class T>
-  void required(slot<T>& s, std::string_view name, T& out) {
-    if (s.err) note(*s.err);
-    else if (!s.value) note(error(errc::missing_field, std::string(name)));
-    else out = std::move(*s.value);
-  }
-  void raw(slot<std::string>& s, std::string& out) {
-    if (s.err) note(*s.err);
-    else if (s.value) out = std::move(*s.value);
-  }
-  [[nodiscard]] const std::optional<error>& first() const noexcept { return first_; }
-
- private:
-  void note(const error& e) {
-    if (!first_) first_ = e;
-  }
-  std::optional<error> first_;
-};
+status require(const std::string& value, field id) {
+  if (value.empty()) return error(errc::missing_field, std::string(spec::name_of(id)));
+  return {};
+}
 
 std::string make_key(std::string_view name, std::string_view first_id, std::string_view second_id = {}) {
   std::string key;
@@ -145,111 +222,71 @@ std::string make_key(std::string_view name, std::string_view first_id, std::stri
   return key;
 }
 
+// Reads an event of type T in place: its fields, then the required ones, then its key.
+template <class T, class Check, class Key>
+status build(event& ev, od::object& root, std::string& name, std::string& raw, Check check, Key key_of) {
+  T& typed = event_builder::start<T>(ev, provider::perfectparser);
+  std::optional<bool> test;
+  if (status st = read_fields(root, typed, test); !st) return st;
+  if (status st = check(typed); !st) return st;
+  std::string key = key_of(name, typed);
+  event_builder::finish(ev, std::move(name), std::move(key), test.value_or(false), std::move(raw));
+  return {};
+}
+
+status parse_into(std::string_view body, event& ev) {
+  std::string raw = json::padded_copy(body);
+  od::document doc;
+  if (error_code ec = json::iterate(raw, doc)) return json::document_error(ec);
+  result<od::object> root = json::root_object(doc);
+  if (!root) return root.error();
+  result<std::string> name_read = read_name(*root);
+  if (!name_read) return name_read.error();
+  std::string& name = *name_read;
+
+  status st;
+  if (name == spec::document_completed) {
+    st = build<document_completed>(ev, *root, name, raw,
+        [](const document_completed& d) -> status {
+          if (status s = require(d.extraction_id, field::extraction_id); !s) return s;
+          if (status s = require(d.document_id, field::document_id); !s) return s;
+          return require(d.status, field::status);
+        },
+        [](std::string_view n, const document_completed& d) { return make_key(n, d.extraction_id, d.document_id); });
+  } else if (name == spec::job_completed) {
+    st = build<job_completed>(ev, *root, name, raw,
+        [](const job_completed& j) { return require(j.extraction_id, field::extraction_id); },
+        [](std::string_view n, const job_completed& j) { return make_key(n, j.extraction_id); });
+  } else if (name == spec::batch_completed || name == spec::batch_failed || name == spec::batch_partial) {
+    const batch_outcome outcome = name == spec::batch_completed ? batch_outcome::completed
+                                  : name == spec::batch_failed  ? batch_outcome::failed
+                                                                : batch_outcome::partial;
+    st = build<batch_finished>(ev, *root, name, raw,
+        [outcome](batch_finished& b) {
+          b.outcome = outcome;
+          if (b.extraction_id.empty() && b.batch_id) b.extraction_id = *b.batch_id;
+          return require(b.extraction_id, field::extraction_id);
+        },
+        [](std::string_view n, const batch_finished& b) { return make_key(n, b.extraction_id); });
+  } else {
+    st = build<unknown_event>(ev, *root, name, raw,
+        [](const unknown_event&) { return status{}; },
+        [body](std::string_view n, const unknown_event& u) {
+          if (u.extraction_id && u.document_id) return make_key(n, *u.extraction_id, *u.document_id);
+          if (u.extraction_id || u.document_id) return make_key(n, u.extraction_id ? *u.extraction_id : *u.document_id);
+          return std::string(spec::body_hash_key_prefix) + sha256_hex(body);
+        });
+  }
+  if (st && json::has_trailing_content(doc)) return error(errc::invalid_json, "content after the JSON object");
+  return st;
+}
+
 }  // namespace
 
 result<event> parse_perfectparser(std::string_view body) {
-  std::string raw = json::padded_copy(body);
-  od::document doc;
-  if (auto ec = json::thread_parser().iterate(raw.data(), raw.size(), raw.capacity()).get(doc)) {
-    return json::document_error(ec);
-  }
-  od::object root;
-  if (auto ec = doc.get_object().get(root)) {
-    return ec == simdjson::INCORRECT_TYPE ? error(errc::invalid_json, "the body is not a JSON object")
-                                          : json::document_error(ec);
-  }
-  fields f;
-  if (auto st = read_level(root, f, true); !st) return st.error();
-  if (json::has_trailing_content(doc)) return error(errc::invalid_json, "content after the JSON object");
-
-  if (f.event.err) return *f.event.err;
-  if (!f.event.value) {
-    if (f.type.err) return *f.type.err;
-    if (!f.type.value) return error(errc::missing_field, std::string(spec::event_field));
-    f.event.value = std::move(f.type.value);
-  }
-  std::string name = std::move(*f.event.value);
-
-  extractor x;
-  bool test = false;
-  const auto read_test = [&] {
-    std::optional<bool> t;
-    x.optional(f.test, t);
-    test = t.value_or(false);
-  };
-
-  if (name == spec::document_completed) {
-    document_completed d;
-    x.required(f.extraction_id, "extraction_id", d.extraction_id);
-    x.required(f.document_id, "document_id", d.document_id);
-    x.required(f.status, "status", d.status);
-    x.optional(f.parser_id, d.parser_id);
-    x.optional(f.parser_name, d.parser_name);
-    x.optional(f.filename, d.filename);
-    x.optional(f.error_message, d.error_message);
-    x.optional(f.created_at, d.created_at);
-    x.optional(f.updated_at, d.updated_at);
-    x.optional(f.page_count, d.page_count);
-    x.optional(f.credits_used, d.credits_used);
-    x.optional(f.processing_time_ms, d.processing_time_ms);
-    x.optional(f.confidence, d.confidence);
-    x.raw(f.extracted_data, d.extracted_data);
-    read_test();
-    if (x.first()) return *x.first();
-    std::string key = make_key(name, d.extraction_id, d.document_id);
-    return event(provider::perfectparser, std::move(name), std::move(key), test, std::move(raw), std::move(d));
-  }
-
-  if (name == spec::job_completed) {
-    job_completed j;
-    x.required(f.extraction_id, "extraction_id", j.extraction_id);
-    x.optional(f.status, j.status);
-    x.optional(f.parser_id, j.parser_id);
-    x.optional(f.completed_at, j.completed_at);
-    x.optional(f.file_count, j.file_count);
-    x.optional(f.page_count, j.page_count);
-    x.optional(f.credits_used, j.credits_used);
-    x.optional(f.summary, j.summary);
-    x.raw(f.documents, j.documents);
-    read_test();
-    if (x.first()) return *x.first();
-    std::string key = make_key(name, j.extraction_id);
-    return event(provider::perfectparser, std::move(name), std::move(key), test, std::move(raw), std::move(j));
-  }
-
-  if (name == spec::batch_completed || name == spec::batch_failed || name == spec::batch_partial) {
-    batch_finished b;
-    b.outcome = name == spec::batch_completed ? batch_outcome::completed
-                : name == spec::batch_failed  ? batch_outcome::failed
-                                              : batch_outcome::partial;
-    if (!f.extraction_id.value && !f.extraction_id.err) f.extraction_id = std::move(f.batch_id);
-    x.required(f.extraction_id, "extraction_id", b.extraction_id);
-    x.optional(f.parser_id, b.parser_id);
-    x.optional(f.parser_name, b.parser_name);
-    x.optional(f.status, b.status);
-    x.optional(f.completed_at, b.completed_at);
-    x.optional(f.file_count, b.file_count);
-    x.optional(f.summary, b.summary);
-    read_test();
-    if (x.first()) return *x.first();
-    std::string key = make_key(name, b.extraction_id);
-    return event(provider::perfectparser, std::move(name), std::move(key), test, std::move(raw), std::move(b));
-  }
-
-  // An event we do not model: never an error. Ids that fail to parse are treated as absent, so a
-  // future event with a different shape is still acknowledged and handed on.
-  unknown_event u;
-  u.extraction_id = std::move(f.extraction_id.value);
-  u.document_id = std::move(f.document_id.value);
-  test = f.test.value.value_or(false);
-  std::string key;
-  if (u.extraction_id || u.document_id) {
-    key = make_key(name, u.extraction_id ? *u.extraction_id : *u.document_id,
-                   u.extraction_id && u.document_id ? std::string_view(*u.document_id) : std::string_view());
-  } else {
-    key = std::string(spec::body_hash_key_prefix) + sha256_hex(body);
-  }
-  return event(provider::perfectparser, std::move(name), std::move(key), test, std::move(raw), std::move(u));
+  result<event> out(std::in_place);
+  if (status st = parse_into(body, *out); !st) out = st.error();
+  return out;  // one object on every path, so the event is never moved
 }
 
 }  // namespace hookrx::detail

@@ -3,7 +3,9 @@
 // are easy to change when the vendor says more.
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace hookrx::wire::perfectparser {
@@ -23,10 +25,21 @@ inline constexpr std::string_view batch_partial = "batch.partial";
 
 // Assumed payload shape: the name in `event` (else `type`); fields at the top level, or inside
 // `data` when the top level lacks them; field names as in the REST objects.
-inline constexpr std::string_view event_field = "event";
-inline constexpr std::string_view event_field_fallback = "type";
-inline constexpr std::string_view nested_fields = "data";
-inline constexpr std::string_view batch_id_fallback = "batch_id";  // for batch.* without extraction_id
+// The modelled fields. `type` is the fallback for `event`; `data` may hold the others; `batch_id`
+// stands in for `extraction_id` in batch.* events.
+enum class field : std::uint8_t {
+  event, type, data, extraction_id, batch_id, document_id, status, parser_id, parser_name, filename,
+  error_message, created_at, updated_at, completed_at, extracted_data, documents, page_count,
+  credits_used, processing_time_ms, file_count, confidence, test, document_summary,
+  unknown,  // not modelled: skipped, kept in the raw JSON
+};
+inline constexpr std::array<std::string_view, static_cast<std::size_t>(field::unknown)> field_names = {
+    "event", "type", "data", "extraction_id", "batch_id", "document_id", "status", "parser_id",
+    "parser_name", "filename", "error_message", "created_at", "updated_at", "completed_at",
+    "extracted_data", "documents", "page_count", "credits_used", "processing_time_ms", "file_count",
+    "confidence", "test", "document_summary",
+};
+[[nodiscard]] constexpr std::string_view name_of(field f) { return field_names[static_cast<std::size_t>(f)]; }
 
 // Idempotency keys (ours): "perfectparser:<event>:<extraction_id>[:<document_id>]", or
 // "perfectparser:sha256:<hex of the body>" when an unknown event carries neither id.

@@ -78,6 +78,9 @@ class [[nodiscard]] result {
   result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT(google-explicit-constructor)
   result(hookrx::error err) : v_(std::in_place_index<1>, std::move(err)) {}      // NOLINT(google-explicit-constructor)
   result(errc code) : v_(std::in_place_index<1>, hookrx::error(code)) {}         // NOLINT(google-explicit-constructor)
+  /// Constructs the value in place.
+  template <class... Args>
+  explicit result(std::in_place_t, Args&&... args) : v_(std::in_place_index<0>, std::forward<Args>(args)...) {}
 
   [[nodiscard]] bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }

@@ -73,6 +73,7 @@ enum class batch_outcome : std::uint8_t { completed, failed, partial };
 struct batch_finished {
   batch_outcome outcome = batch_outcome::completed;
   std::string extraction_id;  ///< `extraction_id`, or `batch_id` when that is absent
+  std::optional<std::string> batch_id;  ///< as sent, when sent
   std::optional<std::string> parser_id;
   std::optional<std::string> parser_name;
   std::optional<std::string> status;
@@ -135,11 +136,17 @@ struct unknown_event {
   std::optional<std::string> document_id;
 };
 
+namespace detail {
+struct event_builder;
+}
+
 /// One parsed delivery. Owns all its data (including a copy of the raw body).
 class event {
  public:
-  using payload = std::variant<document_completed, job_completed, batch_finished, document_event, unknown_event>;
+  using payload = std::variant<unknown_event, document_completed, job_completed, batch_finished, document_event>;
 
+  /// An empty PerfectParser unknown_event with no name or key; parse_event() never returns one.
+  event() = default;
   event(provider source, std::string name, std::string key, bool test, std::string raw_json, payload data)
       : source_(source), test_(test), name_(std::move(name)), key_(std::move(key)),
         raw_json_(std::move(raw_json)), data_(std::move(data)) {}
@@ -161,8 +168,9 @@ class event {
   [[nodiscard]] bool is() const noexcept { return std::holds_alternative<T>(data_); }
 
  private:
-  provider source_;
-  bool test_;
+  friend struct detail::event_builder;  // parsers fill an event in place
+  provider source_ = provider::perfectparser;
+  bool test_ = false;
   std::string name_;
   std::string key_;
   std::string raw_json_;
