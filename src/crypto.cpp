@@ -32,8 +32,7 @@ std::size_t thread_slot_hint() noexcept {
 bool compute(evp_mac_ctx_st* ctx, std::string_view data, digest& out) noexcept {
   std::size_t len = 0;
   if (EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1) return false;
-  if (!data.empty() &&
-      EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1) {
+  if (!data.empty() && EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1) {
     return false;
   }
   return EVP_MAC_final(ctx, out.data(), &len, out.size()) == 1 && len == out.size();
@@ -86,8 +85,7 @@ result<hmac_keyring> hmac_keyring::create(const std::vector<std::string>& keys) 
                                OSSL_PARAM_construct_end()};
   for (const std::string& key : keys) {
     mac_ctx_ptr ctx(EVP_MAC_CTX_new(alg));
-    if (!ctx || EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size(),
-                             params) != 1) {
+    if (!ctx || EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) != 1) {
       return error(errc::invalid_config, "OpenSSL could not prepare an HMAC-SHA256 key");
     }
     ring.templates_.push_back(std::move(ctx));
@@ -127,8 +125,7 @@ int hmac_keyring::find_match(std::string_view data, const digest& expected) cons
   for (std::size_t k = 0; k < key_count_; ++k) {
     digest got{};
     evp_mac_ctx_st* ctx = l.ctx(k);
-    if (ctx != nullptr && compute(ctx, data, got) &&
-        CRYPTO_memcmp(got.data(), expected.data(), got.size()) == 0) {
+    if (ctx != nullptr && compute(ctx, data, got) && CRYPTO_memcmp(got.data(), expected.data(), got.size()) == 0) {
       return static_cast<int>(k);
     }
   }

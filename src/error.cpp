@@ -31,8 +31,7 @@ std::string_view default_message(errc code) noexcept {
     case errc::unsupported_content_encoding:
       return "the request body is content-encoded; send it unencoded so its signature can be verified";
     case errc::missing_signature: return "the X-PerfectParser-Signature header is missing";
-    case errc::malformed_signature:
-      return "the X-PerfectParser-Signature header is not 64 hexadecimal digits";
+    case errc::malformed_signature: return "the X-PerfectParser-Signature header is not 64 hexadecimal digits";
     case errc::signature_mismatch:
       return "X-PerfectParser-Signature does not match the body under any configured signing secret";
     case errc::missing_static_secret: return "the X-Webhook-Secret header is missing";

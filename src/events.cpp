@@ -5,9 +5,7 @@
 
 namespace hookrx {
 
-std::string_view to_string(provider p) noexcept {
-  return p == provider::perfectparser ? "perfectparser" : "parashift";
-}
+std::string_view to_string(provider p) noexcept { return p == provider::perfectparser ? "perfectparser" : "parashift"; }
 
 std::string_view to_string(parashift_topic t) noexcept {
   const auto i = static_cast<std::size_t>(t);

@@ -50,7 +50,8 @@ using simdjson::error_code;
 [[nodiscard]] inline result<od::object> root_object(od::document& doc) {
   od::object root;
   if (error_code ec = doc.get_object().get(root)) {
-    return ec == simdjson::INCORRECT_TYPE ? error(errc::invalid_json, "the body is not a JSON object") : document_error(ec);
+    return ec == simdjson::INCORRECT_TYPE ? error(errc::invalid_json, "the body is not a JSON object")
+                                          : document_error(ec);
   }
   return root;
 }
@@ -133,8 +134,7 @@ using simdjson::error_code;
   std::string_view raw;
   error_code ec = simdjson::SUCCESS;
   switch (type) {
-    case od::json_type::null:
-      return simdjson::SUCCESS;
+    case od::json_type::null: return simdjson::SUCCESS;
     case od::json_type::object: {
       od::object o;
       if (!(ec = v.get_object().get(o))) ec = o.raw_json().get(raw);

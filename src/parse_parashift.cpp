@@ -45,14 +45,22 @@ status read_attributes(od::value& v, document_event& e) {
     if (error_code ec = member.unescaped_key().get(key)) return json::document_error(ec);
     if (error_code ec = member.value().get(value)) return json::document_error(ec);
     status st;
-    if (key == "status") st = take(value, "attributes.status", e.status);
-    else if (key == "updated_at") st = take(value, "attributes.updated_at", e.updated_at);
-    else if (key == "document_id") st = take(value, "attributes.document_id", e.document_id);
-    else if (key == "tenant_id") st = take(value, "attributes.tenant_id", e.tenant_id);
-    else if (key == "created_at") st = take(value, "attributes.created_at", e.created_at);
-    else if (key == "external_id") st = take(value, "attributes.external_id", e.external_id);
-    else if (key == "sla_deadline") st = take(value, "attributes.sla_deadline", e.sla_deadline);
-    else if (key == "custom_fields") st = read_custom_fields(value, e.custom_fields);
+    if (key == "status")
+      st = take(value, "attributes.status", e.status);
+    else if (key == "updated_at")
+      st = take(value, "attributes.updated_at", e.updated_at);
+    else if (key == "document_id")
+      st = take(value, "attributes.document_id", e.document_id);
+    else if (key == "tenant_id")
+      st = take(value, "attributes.tenant_id", e.tenant_id);
+    else if (key == "created_at")
+      st = take(value, "attributes.created_at", e.created_at);
+    else if (key == "external_id")
+      st = take(value, "attributes.external_id", e.external_id);
+    else if (key == "sla_deadline")
+      st = take(value, "attributes.sla_deadline", e.sla_deadline);
+    else if (key == "custom_fields")
+      st = read_custom_fields(value, e.custom_fields);
     if (!st) return st;
   }
   return {};
@@ -72,11 +80,16 @@ status parse_into(std::string_view body, event& ev) {
     if (error_code ec = member.unescaped_key().get(key)) return json::document_error(ec);
     if (error_code ec = member.value().get(value)) return json::document_error(ec);
     status st;
-    if (key == "topic") st = take(value, key, topic);
-    else if (key == "id") st = take(value, key, e.id);
-    else if (key == "attributes") st = read_attributes(value, e);
-    else if (key == "type") st = take(value, key, e.type);
-    else if (key == "request_id") st = take(value, key, e.request_id);
+    if (key == "topic")
+      st = take(value, key, topic);
+    else if (key == "id")
+      st = take(value, key, e.id);
+    else if (key == "attributes")
+      st = read_attributes(value, e);
+    else if (key == "type")
+      st = take(value, key, e.type);
+    else if (key == "request_id")
+      st = take(value, key, e.request_id);
     if (!st) return st;
   }
   if (json::has_trailing_content(doc)) return error(errc::invalid_json, "content after the JSON object");

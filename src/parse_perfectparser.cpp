@@ -32,7 +32,8 @@ field lookup(std::string_view k) noexcept {
     case 6: return pick({field::status});
     case 8: return pick({field::batch_id, field::filename});
     case 9: return pick({field::parser_id, field::documents});
-    case 10: return pick({field::created_at, field::updated_at, field::page_count, field::file_count, field::confidence});
+    case 10:
+      return pick({field::created_at, field::updated_at, field::page_count, field::file_count, field::confidence});
     case 11: return pick({field::document_id, field::parser_name});
     case 12: return pick({field::credits_used, field::completed_at});
     case 13: return pick({field::extraction_id, field::error_message});
@@ -55,11 +56,11 @@ error_code read_summary(od::value& v, std::optional<document_summary>& out) {
     od::value value;
     if (error_code ec = member.unescaped_key().get(key)) return ec;
     if (error_code ec = member.value().get(value)) return ec;
-    std::int64_t* target = key == "total" ? &s.total
-                           : key == "completed" ? &s.completed
-                           : key == "failed" ? &s.failed
+    std::int64_t* target = key == "total"        ? &s.total
+                           : key == "completed"  ? &s.completed
+                           : key == "failed"     ? &s.failed
                            : key == "processing" ? &s.processing
-                           : nullptr;
+                                                 : nullptr;
     std::optional<std::int64_t> n;
     if (target == nullptr) continue;
     if (error_code ec = json::read(value, n)) return ec;
@@ -163,7 +164,9 @@ error_code read_level(od::object& obj, T& out, pass_state& st, level at) {
     error_code ec = ok;
     switch (id) {
       case field::data: st.has_data = st.has_data || at == level::top; break;
-      case field::event: case field::type: case field::unknown: break;
+      case field::event:
+      case field::type:
+      case field::unknown: break;
       case field::test: ec = fill(v, st.test, at); break;
       default: ec = read_member(out, id, v, at);
     }
@@ -204,7 +207,8 @@ status read_fields(od::object& root, T& out, std::optional<bool>& test) {
       ec = read_level(nested, out, st, level::nested);
     }
   }
-  if (ec) return st.failed == field::unknown ? json::document_error(ec) : json::field_error(ec, spec::name_of(st.failed));
+  if (ec)
+    return st.failed == field::unknown ? json::document_error(ec) : json::field_error(ec, spec::name_of(st.failed));
   test = st.test;
   return {};
 }
@@ -246,7 +250,8 @@ status parse_into(std::string_view body, event& ev) {
 
   status st;
   if (name == spec::document_completed) {
-    st = build<document_completed>(ev, *root, name, raw,
+    st = build<document_completed>(
+        ev, *root, name, raw,
         [](const document_completed& d) -> status {
           if (status s = require(d.extraction_id, field::extraction_id); !s) return s;
           if (status s = require(d.document_id, field::document_id); !s) return s;
@@ -254,14 +259,15 @@ status parse_into(std::string_view body, event& ev) {
         },
         [](std::string_view n, const document_completed& d) { return make_key(n, d.extraction_id, d.document_id); });
   } else if (name == spec::job_completed) {
-    st = build<job_completed>(ev, *root, name, raw,
-        [](const job_completed& j) { return require(j.extraction_id, field::extraction_id); },
+    st = build<job_completed>(
+        ev, *root, name, raw, [](const job_completed& j) { return require(j.extraction_id, field::extraction_id); },
         [](std::string_view n, const job_completed& j) { return make_key(n, j.extraction_id); });
   } else if (name == spec::batch_completed || name == spec::batch_failed || name == spec::batch_partial) {
     const batch_outcome outcome = name == spec::batch_completed ? batch_outcome::completed
                                   : name == spec::batch_failed  ? batch_outcome::failed
                                                                 : batch_outcome::partial;
-    st = build<batch_finished>(ev, *root, name, raw,
+    st = build<batch_finished>(
+        ev, *root, name, raw,
         [outcome](batch_finished& b) {
           b.outcome = outcome;
           if (b.extraction_id.empty() && b.batch_id) b.extraction_id = *b.batch_id;
@@ -269,8 +275,8 @@ status parse_into(std::string_view body, event& ev) {
         },
         [](std::string_view n, const batch_finished& b) { return make_key(n, b.extraction_id); });
   } else {
-    st = build<unknown_event>(ev, *root, name, raw,
-        [](const unknown_event&) { return status{}; },
+    st = build<unknown_event>(
+        ev, *root, name, raw, [](const unknown_event&) { return status{}; },
         [body](std::string_view n, const unknown_event& u) {
           if (u.extraction_id && u.document_id) return make_key(n, *u.extraction_id, *u.document_id);
           if (u.extraction_id || u.document_id) return make_key(n, u.extraction_id ? *u.extraction_id : *u.document_id);

@@ -46,8 +46,7 @@ std::optional<detail::ip_address> parashift_verifier::impl::client_address(const
     std::string_view list = h->value;
     while (true) {
       const std::size_t comma = list.rfind(',');
-      const std::string_view entry =
-          detail::trim_ows(comma == std::string_view::npos ? list : list.substr(comma + 1));
+      const std::string_view entry = detail::trim_ows(comma == std::string_view::npos ? list : list.substr(comma + 1));
       auto hop = detail::parse_ip(entry);
       if (!hop) return std::nullopt;  // garbage from a trusted chain: the client is unknown
       client = hop;

@@ -13,8 +13,7 @@ struct perfectparser_verifier::impl {
 };
 
 result<perfectparser_verifier> perfectparser_verifier::create(perfectparser_credentials credentials) {
-  if (credentials.signing_secrets.empty() && credentials.static_secrets.empty() &&
-      !credentials.allow_unauthenticated) {
+  if (credentials.signing_secrets.empty() && credentials.static_secrets.empty() && !credentials.allow_unauthenticated) {
     return error(errc::invalid_config,
                  "no signing secret and no static secret configured; configure one, or set "
                  "allow_unauthenticated to accept unverified deliveries");

@@ -24,21 +24,27 @@ inline constexpr std::string_view batch_failed = "batch.failed";
 inline constexpr std::string_view batch_partial = "batch.partial";
 
 // Assumed payload shape: the name in `event` (else `type`); fields at the top level, or inside
-// `data` when the top level lacks them; field names as in the REST objects.
-// The modelled fields. `type` is the fallback for `event`; `data` may hold the others; `batch_id`
-// stands in for `extraction_id` in batch.* events.
+// `data` when the top level lacks them; field names as in the REST objects. `batch_id` stands in
+// for `extraction_id` in batch.* events. The modelled fields, named as on the wire:
+// clang-format off
+#define HOOKRX_PERFECTPARSER_FIELDS(X)                                                               \
+  X(event) X(type) X(data) X(extraction_id) X(batch_id) X(document_id) X(status) X(parser_id)       \
+  X(parser_name) X(filename) X(error_message) X(created_at) X(updated_at) X(completed_at)           \
+  X(extracted_data) X(documents) X(page_count) X(credits_used) X(processing_time_ms) X(file_count) \
+  X(confidence) X(test) X(document_summary)
+// clang-format on
+
+#define HOOKRX_X_ENUM(name) name,
+#define HOOKRX_X_NAME(name) #name,
 enum class field : std::uint8_t {
-  event, type, data, extraction_id, batch_id, document_id, status, parser_id, parser_name, filename,
-  error_message, created_at, updated_at, completed_at, extracted_data, documents, page_count,
-  credits_used, processing_time_ms, file_count, confidence, test, document_summary,
-  unknown,  // not modelled: skipped, kept in the raw JSON
+  HOOKRX_PERFECTPARSER_FIELDS(HOOKRX_X_ENUM)  //
+  unknown,                                    // not modelled: skipped, kept in the raw JSON
 };
 inline constexpr std::array<std::string_view, static_cast<std::size_t>(field::unknown)> field_names = {
-    "event", "type", "data", "extraction_id", "batch_id", "document_id", "status", "parser_id",
-    "parser_name", "filename", "error_message", "created_at", "updated_at", "completed_at",
-    "extracted_data", "documents", "page_count", "credits_used", "processing_time_ms", "file_count",
-    "confidence", "test", "document_summary",
-};
+    HOOKRX_PERFECTPARSER_FIELDS(HOOKRX_X_NAME)};
+#undef HOOKRX_X_ENUM
+#undef HOOKRX_X_NAME
+
 [[nodiscard]] constexpr std::string_view name_of(field f) { return field_names[static_cast<std::size_t>(f)]; }
 
 // Idempotency keys (ours): "perfectparser:<event>:<extraction_id>[:<document_id>]", or

@@ -43,15 +43,16 @@ class dispatcher {
   template <class T, class F>
   dispatcher& on(F&& fn) {
     constexpr std::size_t index = detail_index<T>();
-    typed_[index].push_back(
-        [f = std::forward<F>(fn)](const event& ev, const delivery_context& ctx) -> status {
-          return invoke_handler(f, *ev.get_if<T>(), ctx);
-        });
+    typed_[index].push_back([f = std::forward<F>(fn)](const event& ev, const delivery_context& ctx) -> status {
+      return invoke_handler(f, *ev.get_if<T>(), ctx);
+    });
     return *this;
   }
   /// Sugar for on<unknown_event>(fn).
   template <class F>
-  dispatcher& on_unknown(F&& fn) { return on<unknown_event>(std::forward<F>(fn)); }
+  dispatcher& on_unknown(F&& fn) {
+    return on<unknown_event>(std::forward<F>(fn));
+  }
   /// Registers `fn` for every event, after the typed handlers: fn(const event&, const delivery_context&)
   /// or fn(const event&).
   template <class F>

@@ -23,25 +23,25 @@ enum class errc : std::uint8_t {
   body_too_large,                ///< body larger than the receiver's cap
   unsupported_content_encoding,  ///< body arrives encoded (gzip, ...): the signed bytes are not at hand
   // PerfectParser verification (spec/perfectparser.md).
-  missing_signature,        ///< X-PerfectParser-Signature absent while signing secrets are configured
-  malformed_signature,      ///< signature header present but not exactly 64 hex digits
-  signature_mismatch,       ///< no configured signing secret produces this signature
-  missing_static_secret,    ///< X-Webhook-Secret absent while a static secret is configured
-  static_secret_mismatch,   ///< X-Webhook-Secret differs from every configured static secret
+  missing_signature,       ///< X-PerfectParser-Signature absent while signing secrets are configured
+  malformed_signature,     ///< signature header present but not exactly 64 hex digits
+  signature_mismatch,      ///< no configured signing secret produces this signature
+  missing_static_secret,   ///< X-Webhook-Secret absent while a static secret is configured
+  static_secret_mismatch,  ///< X-Webhook-Secret differs from every configured static secret
   // Parashift authentication (spec/parashift.md).
-  missing_credentials,      ///< a configured credential header is absent
-  credentials_mismatch,     ///< a credential header matches none of its accepted values
-  source_not_allowed,       ///< client address outside the configured CIDR allow-list
+  missing_credentials,   ///< a configured credential header is absent
+  credentials_mismatch,  ///< a credential header matches none of its accepted values
+  source_not_allowed,    ///< client address outside the configured CIDR allow-list
   // Payload.
-  invalid_json,             ///< body is not a JSON object (or exceeds the nesting limit)
-  missing_field,            ///< a required field is absent
-  wrong_type,               ///< a field has a type the contract does not allow
+  invalid_json,   ///< body is not a JSON object (or exceeds the nesting limit)
+  missing_field,  ///< a required field is absent
+  wrong_type,     ///< a field has a type the contract does not allow
   // Processing.
-  handler_failed,           ///< a registered handler reported failure or threw
-  store_unavailable,        ///< the dedup store or inbox could not be reached in time
-  in_progress,              ///< another worker holds this event right now; retry later
+  handler_failed,     ///< a registered handler reported failure or threw
+  store_unavailable,  ///< the dedup store or inbox could not be reached in time
+  in_progress,        ///< another worker holds this event right now; retry later
   // Setup.
-  invalid_config,           ///< options rejected at construction (e.g. no credential configured)
+  invalid_config,  ///< options rejected at construction (e.g. no credential configured)
 };
 
 /// The stable snake_case name of a code, e.g. "signature_mismatch".
@@ -53,7 +53,8 @@ enum class errc : std::uint8_t {
 /// An error code with optional detail (a field name, a config key). Never holds a secret.
 class error {
  public:
-  error(errc code, std::string detail = {}) : code_(code), detail_(std::move(detail)) {}  // NOLINT(google-explicit-constructor)
+  error(errc code, std::string detail = {})
+      : code_(code), detail_(std::move(detail)) {}  // NOLINT(google-explicit-constructor)
 
   [[nodiscard]] errc code() const noexcept { return code_; }
   /// Extra context, e.g. the field name for parse errors; may be empty.
@@ -75,9 +76,9 @@ class [[nodiscard]] result {
  public:
   using value_type = T;
 
-  result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT(google-explicit-constructor)
-  result(hookrx::error err) : v_(std::in_place_index<1>, std::move(err)) {}      // NOLINT(google-explicit-constructor)
-  result(errc code) : v_(std::in_place_index<1>, hookrx::error(code)) {}         // NOLINT(google-explicit-constructor)
+  result(T value) : v_(std::in_place_index<0>, std::move(value)) {}          // NOLINT(google-explicit-constructor)
+  result(hookrx::error err) : v_(std::in_place_index<1>, std::move(err)) {}  // NOLINT(google-explicit-constructor)
+  result(errc code) : v_(std::in_place_index<1>, hookrx::error(code)) {}     // NOLINT(google-explicit-constructor)
   /// Constructs the value in place.
   template <class... Args>
   explicit result(std::in_place_t, Args&&... args) : v_(std::in_place_index<0>, std::forward<Args>(args)...) {}
@@ -106,8 +107,8 @@ template <>
 class [[nodiscard]] result<void> {
  public:
   result() = default;
-  result(hookrx::error err) : err_(std::move(err)), ok_(false) {}      // NOLINT(google-explicit-constructor)
-  result(errc code) : err_(code), ok_(false) {}                // NOLINT(google-explicit-constructor)
+  result(hookrx::error err) : err_(std::move(err)), ok_(false) {}  // NOLINT(google-explicit-constructor)
+  result(errc code) : err_(code), ok_(false) {}                    // NOLINT(google-explicit-constructor)
 
   [[nodiscard]] bool has_value() const noexcept { return ok_; }
   explicit operator bool() const noexcept { return ok_; }

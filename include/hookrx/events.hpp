@@ -72,7 +72,7 @@ enum class batch_outcome : std::uint8_t { completed, failed, partial };
 /// PerfectParser `batch.completed`, `batch.failed` or `batch.partial` (dashboard subscriptions).
 struct batch_finished {
   batch_outcome outcome = batch_outcome::completed;
-  std::string extraction_id;  ///< `extraction_id`, or `batch_id` when that is absent
+  std::string extraction_id;            ///< `extraction_id`, or `batch_id` when that is absent
   std::optional<std::string> batch_id;  ///< as sent, when sent
   std::optional<std::string> parser_id;
   std::optional<std::string> parser_name;
@@ -148,8 +148,12 @@ class event {
   /// An empty PerfectParser unknown_event with no name or key; parse_event() never returns one.
   event() = default;
   event(provider source, std::string name, std::string key, bool test, std::string raw_json, payload data)
-      : source_(source), test_(test), name_(std::move(name)), key_(std::move(key)),
-        raw_json_(std::move(raw_json)), data_(std::move(data)) {}
+      : source_(source),
+        test_(test),
+        name_(std::move(name)),
+        key_(std::move(key)),
+        raw_json_(std::move(raw_json)),
+        data_(std::move(data)) {}
 
   [[nodiscard]] provider source() const noexcept { return source_; }
   /// The event name (PerfectParser `event`) or topic (Parashift `topic`) as sent.
@@ -163,9 +167,13 @@ class event {
   [[nodiscard]] const payload& data() const noexcept { return data_; }
 
   template <class T>
-  [[nodiscard]] const T* get_if() const noexcept { return std::get_if<T>(&data_); }
+  [[nodiscard]] const T* get_if() const noexcept {
+    return std::get_if<T>(&data_);
+  }
   template <class T>
-  [[nodiscard]] bool is() const noexcept { return std::holds_alternative<T>(data_); }
+  [[nodiscard]] bool is() const noexcept {
+    return std::holds_alternative<T>(data_);
+  }
 
  private:
   friend struct detail::event_builder;  // parsers fill an event in place

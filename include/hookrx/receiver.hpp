@@ -60,16 +60,31 @@ class receiver {
   [[nodiscard]] static result<receiver> create(parashift_credentials credentials, receiver_options options = {});
 
   template <class T, class F>
-  receiver& on(F&& fn) { handlers_.on<T>(std::forward<F>(fn)); return *this; }
+  receiver& on(F&& fn) {
+    handlers_.on<T>(std::forward<F>(fn));
+    return *this;
+  }
   template <class F>
-  receiver& on_unknown(F&& fn) { handlers_.on_unknown(std::forward<F>(fn)); return *this; }
+  receiver& on_unknown(F&& fn) {
+    handlers_.on_unknown(std::forward<F>(fn));
+    return *this;
+  }
   template <class F>
-  receiver& on_any(F&& fn) { handlers_.on_any(std::forward<F>(fn)); return *this; }
+  receiver& on_any(F&& fn) {
+    handlers_.on_any(std::forward<F>(fn));
+    return *this;
+  }
   /// Called for every delivery that is not acknowledged (rejected, or failed in processing), for
   /// logging and metrics. The error never contains a secret.
-  receiver& on_error(error_handler fn) { error_handlers_.push_back(std::move(fn)); return *this; }
+  receiver& on_error(error_handler fn) {
+    error_handlers_.push_back(std::move(fn));
+    return *this;
+  }
   /// Replaces the inline acceptor (dedup, durable inbox). Call before serving.
-  receiver& accept_with(std::shared_ptr<acceptor> a) { acceptor_ = std::move(a); return *this; }
+  receiver& accept_with(std::shared_ptr<acceptor> a) {
+    acceptor_ = std::move(a);
+    return *this;
+  }
 
   /// Runs the pipeline and returns the outcome: a disposition (2xx) or the error that stopped it.
   [[nodiscard]] result<disposition> receive(const request_view& request) const;
