@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -44,10 +45,17 @@ std::optional<cidr> parse_cidr(std::string_view text) noexcept {
       return std::nullopt;
     }
   }
-  return cidr{*addr, v4 ? bits + v4_offset : bits};
+  const unsigned prefix = v4 ? bits + v4_offset : bits;
+  return cidr{*addr, prefix, is_v4(*addr) && prefix >= v4_offset};
+}
+
+bool is_v4(const ip_address& addr) noexcept {
+  static constexpr std::array<std::uint8_t, 12> mapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::equal(mapped.begin(), mapped.end(), addr.bytes.begin());
 }
 
 bool contains(const cidr& range, const ip_address& addr) noexcept {
+  if (range.v4 != is_v4(addr)) return false;
   unsigned bits = range.prefix;
   for (std::size_t i = 0; i < 16 && bits > 0; ++i) {
     const unsigned take = bits >= 8 ? 8 : bits;

@@ -5,6 +5,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,9 +27,42 @@ using simdjson::error_code;
   return s;
 }
 
+/// How deeply arrays and objects may nest: simdjson's default limit.
+inline constexpr std::size_t max_depth = simdjson::DEFAULT_MAX_DEPTH;
+
+/// True when brackets nest deeper than max_depth. On-Demand skips the values it is not asked for
+/// without checking their depth, so the limit is enforced here. A body needs max_depth opening
+/// brackets to exceed it, so almost every body is cleared by a count; the rest are scanned.
+[[nodiscard]] inline bool nests_too_deep(std::string_view json) noexcept {
+  if (json.size() < max_depth) return false;
+  const auto opening =
+      static_cast<std::size_t>(std::count(json.begin(), json.end(), '[') + std::count(json.begin(), json.end(), '{'));
+  if (opening <= max_depth) return false;
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
 /// Starts iterating `raw` (from padded_copy) with the calling thread's parser, whose buffers are
 /// reused from one delivery to the next.
 [[nodiscard]] inline error_code iterate(std::string& raw, od::document& doc) {
+  if (nests_too_deep(raw)) return simdjson::DEPTH_ERROR;
   thread_local od::parser parser;
   return parser.iterate(raw.data(), raw.size(), raw.capacity()).get(doc);
 }

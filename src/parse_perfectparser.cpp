@@ -193,11 +193,13 @@ result<std::string> read_name(od::object& root) {
   return error(errc::missing_field, std::string(spec::name_of(field::event)));
 }
 
-// Reads the fields of `T` from the top level, then from `data` for what is still missing.
+// Reads the fields of `T` from the top level, then from `data` for what is still missing. The
+// document must end with the top-level object (checked before `data` is revisited).
 template <class T>
-status read_fields(od::object& root, T& out, std::optional<bool>& test) {
+status read_fields(od::document& doc, od::object& root, T& out, std::optional<bool>& test) {
   pass_state st;
   error_code ec = read_level(root, out, st, level::top);
+  if (ec == ok && json::has_trailing_content(doc)) return error(errc::invalid_json, "content after the JSON object");
   if (ec == ok && st.has_data) {
     bool rewound = false;
     od::value data;
@@ -207,8 +209,9 @@ status read_fields(od::object& root, T& out, std::optional<bool>& test) {
       ec = read_level(nested, out, st, level::nested);
     }
   }
-  if (ec)
+  if (ec) {
     return st.failed == field::unknown ? json::document_error(ec) : json::field_error(ec, spec::name_of(st.failed));
+  }
   test = st.test;
   return {};
 }
@@ -228,10 +231,11 @@ std::string make_key(std::string_view name, std::string_view first_id, std::stri
 
 // Reads an event of type T in place: its fields, then the required ones, then its key.
 template <class T, class Check, class Key>
-status build(event& ev, od::object& root, std::string& name, std::string& raw, Check check, Key key_of) {
+status build(event& ev, od::document& doc, od::object& root, std::string& name, std::string& raw, Check check,
+             Key key_of) {
   T& typed = event_builder::start<T>(ev, provider::perfectparser);
   std::optional<bool> test;
-  if (status st = read_fields(root, typed, test); !st) return st;
+  if (status st = read_fields(doc, root, typed, test); !st) return st;
   if (status st = check(typed); !st) return st;
   std::string key = key_of(name, typed);
   event_builder::finish(ev, std::move(name), std::move(key), test.value_or(false), std::move(raw));
@@ -251,7 +255,7 @@ status parse_into(std::string_view body, event& ev) {
   status st;
   if (name == spec::document_completed) {
     st = build<document_completed>(
-        ev, *root, name, raw,
+        ev, doc, *root, name, raw,
         [](const document_completed& d) -> status {
           if (status s = require(d.extraction_id, field::extraction_id); !s) return s;
           if (status s = require(d.document_id, field::document_id); !s) return s;
@@ -260,14 +264,15 @@ status parse_into(std::string_view body, event& ev) {
         [](std::string_view n, const document_completed& d) { return make_key(n, d.extraction_id, d.document_id); });
   } else if (name == spec::job_completed) {
     st = build<job_completed>(
-        ev, *root, name, raw, [](const job_completed& j) { return require(j.extraction_id, field::extraction_id); },
+        ev, doc, *root, name, raw,
+        [](const job_completed& j) { return require(j.extraction_id, field::extraction_id); },
         [](std::string_view n, const job_completed& j) { return make_key(n, j.extraction_id); });
   } else if (name == spec::batch_completed || name == spec::batch_failed || name == spec::batch_partial) {
     const batch_outcome outcome = name == spec::batch_completed ? batch_outcome::completed
                                   : name == spec::batch_failed  ? batch_outcome::failed
                                                                 : batch_outcome::partial;
     st = build<batch_finished>(
-        ev, *root, name, raw,
+        ev, doc, *root, name, raw,
         [outcome](batch_finished& b) {
           b.outcome = outcome;
           if (b.extraction_id.empty() && b.batch_id) b.extraction_id = *b.batch_id;
@@ -276,14 +281,13 @@ status parse_into(std::string_view body, event& ev) {
         [](std::string_view n, const batch_finished& b) { return make_key(n, b.extraction_id); });
   } else {
     st = build<unknown_event>(
-        ev, *root, name, raw, [](const unknown_event&) { return status{}; },
+        ev, doc, *root, name, raw, [](const unknown_event&) { return status{}; },
         [body](std::string_view n, const unknown_event& u) {
           if (u.extraction_id && u.document_id) return make_key(n, *u.extraction_id, *u.document_id);
           if (u.extraction_id || u.document_id) return make_key(n, u.extraction_id ? *u.extraction_id : *u.document_id);
           return std::string(spec::body_hash_key_prefix) + sha256_hex(body);
         });
   }
-  if (st && json::has_trailing_content(doc)) return error(errc::invalid_json, "content after the JSON object");
   return st;
 }
 

@@ -62,6 +62,8 @@ result<disposition> receiver::receive(const request_view& request) const {
       return run(request);
     } catch (const std::exception& e) {  // e.g. std::bad_alloc: answer 500, the sender retries
       return error(errc::handler_failed, e.what());
+    } catch (...) {
+      return error(errc::handler_failed, "a non-standard exception escaped the pipeline");
     }
   }();
   if (!outcome) {
