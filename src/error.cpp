@@ -20,6 +20,7 @@ std::string_view to_string(errc code) noexcept {
     case errc::handler_failed: return "handler_failed";
     case errc::store_unavailable: return "store_unavailable";
     case errc::in_progress: return "in_progress";
+    case errc::not_found: return "not_found";
     case errc::invalid_config: return "invalid_config";
   }
   return "unknown_error";
@@ -45,6 +46,7 @@ std::string_view default_message(errc code) noexcept {
     case errc::handler_failed: return "processing failed; retry later";
     case errc::store_unavailable: return "the event store is unavailable; retry later";
     case errc::in_progress: return "this event is being processed right now; retry later";
+    case errc::not_found: return "no such entry";
     case errc::invalid_config: return "the configuration is invalid";
   }
   return "unknown error";

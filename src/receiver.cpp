@@ -19,7 +19,7 @@ bool is_encoded(const request_view& request) noexcept {
 
 }  // namespace
 
-result<disposition> inline_acceptor::accept(event&& ev, const dispatcher& handlers) {
+result<disposition> inline_acceptor::accept(event&& ev, const request_view& /*request*/, const dispatcher& handlers) {
   if (status st = handlers.dispatch(ev); !st) return st.error();
   return disposition::processed;
 }
@@ -53,7 +53,7 @@ result<disposition> receiver::run(const request_view& request) const {
   result<event> ev = parse_event(source(), request.body());
   if (!ev) return ev.error();
   if (ev->is_test() && !options_.dispatch_test_deliveries) return disposition::test_delivery;
-  return acceptor_->accept(std::move(*ev), handlers_);
+  return acceptor_->accept(std::move(*ev), request, handlers_);
 }
 
 result<disposition> receiver::receive(const request_view& request) const {

@@ -97,6 +97,7 @@ int http_status(errc code) noexcept {
     case errc::missing_field:
     case errc::wrong_type: return 400;
     case errc::in_progress: return 409;
+    case errc::not_found: return 404;
     case errc::handler_failed:
     case errc::invalid_config: return 500;
     case errc::store_unavailable: return 503;

@@ -40,6 +40,7 @@ enum class errc : std::uint8_t {
   handler_failed,     ///< a registered handler reported failure or threw
   store_unavailable,  ///< the dedup store or inbox could not be reached in time
   in_progress,        ///< another worker holds this event right now; retry later
+  not_found,          ///< no stored entry with that id in the state the call needs
   // Setup.
   invalid_config,  ///< options rejected at construction (e.g. no credential configured)
 };

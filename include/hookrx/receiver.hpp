@@ -30,17 +30,20 @@ namespace hookrx {
 
 /// The seam where delivery guarantees live: every authenticated, parsed event goes through one
 /// acceptor, which runs the handlers now, queues the event durably, or recognises a duplicate.
+/// `request` is the delivery the event came from (empty for events the poller fetched).
 /// Implementations must be safe to call from many threads at once.
 class acceptor {
  public:
   virtual ~acceptor() = default;
-  [[nodiscard]] virtual result<disposition> accept(event&& ev, const dispatcher& handlers) = 0;
+  [[nodiscard]] virtual result<disposition> accept(event&& ev, const request_view& request,
+                                                   const dispatcher& handlers) = 0;
 };
 
 /// Runs the handlers inline with no deduplication: the receiver's default until a store is set.
 class inline_acceptor final : public acceptor {
  public:
-  [[nodiscard]] result<disposition> accept(event&& ev, const dispatcher& handlers) override;
+  [[nodiscard]] result<disposition> accept(event&& ev, const request_view& request,
+                                           const dispatcher& handlers) override;
 };
 
 struct receiver_options {

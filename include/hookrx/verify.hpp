@@ -52,7 +52,8 @@ struct parashift_credentials {
   std::vector<header_credential> headers;
   /// Check the client address against `allowed_sources`.
   bool restrict_sources = false;
-  /// CIDR ranges (IPv4 or IPv6) deliveries may come from; Parashift's documented range by default.
+  /// CIDR ranges deliveries may come from; Parashift's documented range by default. IPv4 ranges
+  /// match IPv4 peers (also written ::ffff:a.b.c.d); IPv6 ranges match only IPv6 peers.
   std::vector<std::string> allowed_sources = {"34.65.0.0/16"};
   /// Direct peers (CIDRs) whose X-Forwarded-For is believed. From anyone else the header is ignored.
   std::vector<std::string> trusted_proxies;
