@@ -1,0 +1,313 @@
+#include "hookrx/inbox.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+namespace hookrx {
+namespace {
+
+// A store error stays the store's (503, the sender retries); anything else a store reports is
+// also a store failure from the sender's point of view.
+error as_store_error(const error& e) {
+  return e.code() == errc::store_unavailable ? e : error(errc::store_unavailable, e.message());
+}
+
+// Fixed threads running queued tasks, for handlers that must finish within a deadline.
+class task_pool {
+ public:
+  explicit task_pool(std::size_t threads) {
+    for (std::size_t i = 0; i < threads; ++i) {
+      threads_.emplace_back([this] { run(); });
+    }
+  }
+  task_pool(const task_pool&) = delete;
+  task_pool& operator=(const task_pool&) = delete;
+  ~task_pool() {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+  void post(std::function<void()> task) {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      tasks_.push_back(std::move(task));
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  void run() {
+    while (true) {
+      std::function<void()> task;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+        if (tasks_.empty()) return;  // stopping, and every queued task has run
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> tasks_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Synchronous mode
+
+struct dedup_acceptor::impl {
+  std::shared_ptr<dedup_store> store;
+  dedup_options options;
+  std::unique_ptr<task_pool> pool;  // only with a deadline
+
+  // Marks the key done or gives it back, once the handlers have finished.
+  void settle(const std::string& key, std::uint64_t token, const status& outcome) const {
+    if (outcome) {
+      // If this fails the event was still handled: answering 2xx stops the sender's retries,
+      // and the claim's lease keeps a concurrent retry away until it expires.
+      (void)store->complete(key, token, options.retention);
+    } else {
+      (void)store->release(key, token);
+    }
+  }
+};
+
+dedup_acceptor::dedup_acceptor(std::shared_ptr<dedup_store> store, dedup_options options)
+    : impl_(std::make_unique<impl>()) {
+  impl_->store = std::move(store);
+  impl_->options = options;
+  if (options.deadline.count() > 0)
+    impl_->pool = std::make_unique<task_pool>(std::max<std::size_t>(1, options.handler_threads));
+}
+
+dedup_acceptor::~dedup_acceptor() = default;
+
+result<disposition> dedup_acceptor::accept(event&& ev, const request_view& /*request*/, const dispatcher& handlers) {
+  const result<claim> c = impl_->store->try_claim(ev.key(), impl_->options.lease);
+  if (!c) return as_store_error(c.error());
+  if (c->state == claim_state::done) return disposition::duplicate;
+  if (c->state == claim_state::in_progress) return errc::in_progress;
+
+  const std::uint64_t token = c->token;
+  if (!impl_->pool) {
+    const status outcome = handlers.dispatch(ev);
+    impl_->settle(ev.key(), token, outcome);
+    if (!outcome) return outcome.error();
+    return disposition::processed;
+  }
+
+  // The task owns the event and settles the claim itself, so a handler that outlives the
+  // deadline still completes or releases its claim when it finishes.
+  auto done = std::make_shared<std::promise<status>>();
+  std::future<status> finished = done->get_future();
+  impl_->pool->post([state = impl_.get(), &handlers, ev = std::move(ev), token, done]() {
+    const status outcome = handlers.dispatch(ev);
+    state->settle(ev.key(), token, outcome);
+    done->set_value(outcome);
+  });
+  if (finished.wait_for(impl_->options.deadline) != std::future_status::ready) {
+    return error(errc::handler_failed, "the handlers did not finish within the deadline");
+  }
+  const status outcome = finished.get();
+  if (!outcome) return outcome.error();
+  return disposition::processed;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Asynchronous mode
+
+struct inbox::impl {
+  std::shared_ptr<inbox_store> store;
+  const dispatcher* handlers = nullptr;
+  inbox_options options;
+  std::shared_ptr<const clock> time;
+  random_source random;
+
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool running = false;
+  bool stopping = false;
+  std::uint64_t offers = 0;  // bumped on every queued offer, so idle workers notice new work
+  std::vector<std::thread> workers;
+  time_point next_purge{};
+
+  // Stores one delivery; wakes a worker when it is new.
+  result<disposition> offer(const event& ev, const request_view& request) {
+    inbox_record rec;
+    rec.key = ev.key();
+    rec.source = ev.source();
+    rec.event_name = ev.name();
+    rec.body = std::string(ev.raw_json());
+    rec.received_at = time->now();
+    for (const std::string& name : options.kept_headers) {
+      if (const auto value = request.header(name)) {
+        rec.headers.append(name).append(": ").append(*value).append(1, '\n');
+      }
+    }
+    if (!rec.headers.empty()) rec.headers.pop_back();
+    const result<offer_state> stored = store->offer(rec);
+    if (!stored) return as_store_error(stored.error());
+    if (*stored == offer_state::duplicate) return disposition::duplicate;
+    {
+      const std::lock_guard<std::mutex> lock(mutex);
+      ++offers;
+    }
+    wake.notify_one();
+    return disposition::queued;
+  }
+
+  // Runs one leased entry's handlers and records the outcome.
+  void process(const inbox_entry& entry, inbox_pass& pass) {
+    const result<event> ev = parse_event(entry.record.source, entry.record.body);
+    const status outcome = ev ? handlers->dispatch(*ev, entry.attempts) : status(ev.error());
+    if (outcome) {
+      if (store->ack(entry.id, entry.lease_token, options.retention)) ++pass.handled;
+      return;
+    }
+    const std::string reason = outcome.error().message();
+    if (ev && options.retry.should_retry(entry.attempts)) {
+      const time_point when = time->now() + options.retry.delay_after(entry.attempts, random());
+      if (store->retry_at(entry.id, entry.lease_token, when, reason)) ++pass.retried;
+    } else if (store->dead_letter(entry.id, entry.lease_token, reason)) {
+      ++pass.dead_lettered;
+    }
+    // A store failure here leaves the lease to expire: the entry comes back, at least once.
+  }
+
+  [[nodiscard]] bool stop_requested() {
+    const std::lock_guard<std::mutex> lock(mutex);
+    return stopping;
+  }
+
+  result<inbox_pass> process_due() {
+    inbox_pass pass;
+    result<std::vector<inbox_entry>> leased = store->lease(options.batch, options.lease);
+    if (!leased) return leased.error();
+    for (std::size_t i = 0; i < leased->size(); ++i) {
+      if (stop_requested()) {  // shutting down: hand back what was not started
+        for (std::size_t j = i; j < leased->size(); ++j)
+          (void)store->release((*leased)[j].id, (*leased)[j].lease_token);
+        break;
+      }
+      process((*leased)[i], pass);
+    }
+    return pass;
+  }
+
+  void purge_if_due() {
+    const time_point now = time->now();
+    {
+      const std::lock_guard<std::mutex> lock(mutex);
+      if (now < next_purge) return;
+      next_purge = now + options.purge_interval;
+    }
+    (void)store->purge_expired();
+  }
+
+  void work() {
+    std::uint64_t seen = 0;
+    while (!stop_requested()) {
+      purge_if_due();
+      const result<inbox_pass> pass = process_due();
+      const bool busy = pass && (pass->handled + pass->retried + pass->dead_lettered) > 0;
+      if (busy) continue;
+      // Idle (or the store is down): wait for a new offer or the next poll.
+      std::unique_lock<std::mutex> lock(mutex);
+      wake.wait_for(lock, options.idle_poll, [&] { return stopping || offers != seen; });
+      seen = offers;
+    }
+  }
+};
+
+std::shared_ptr<inbox> inbox::create(std::shared_ptr<inbox_store> store, const dispatcher& handlers,
+                                     inbox_options options, std::shared_ptr<const clock> time, random_source random) {
+  auto p = std::make_shared<impl>();
+  p->store = std::move(store);
+  p->handlers = &handlers;
+  p->options = std::move(options);
+  p->time = std::move(time);
+  p->random = std::move(random);
+  return std::shared_ptr<inbox>(new inbox(std::move(p)));
+}
+
+inbox::inbox(std::shared_ptr<impl> p) : impl_(std::move(p)) {}
+
+inbox::~inbox() { stop(); }
+
+namespace {
+class inbox_acceptor final : public acceptor {
+ public:
+  explicit inbox_acceptor(std::shared_ptr<inbox::impl> box) : box_(std::move(box)) {}
+  [[nodiscard]] result<disposition> accept(event&& ev, const request_view& request,
+                                           const dispatcher& /*handlers*/) override {
+    return box_->offer(ev, request);
+  }
+
+ private:
+  std::shared_ptr<inbox::impl> box_;
+};
+}  // namespace
+
+std::shared_ptr<acceptor> inbox::acceptor() { return std::make_shared<inbox_acceptor>(impl_); }
+
+void inbox::start() {
+  const std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (impl_->running) return;
+  impl_->running = true;
+  impl_->stopping = false;
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, impl_->options.workers); ++i) {
+    impl_->workers.emplace_back([p = impl_.get()] { p->work(); });
+  }
+}
+
+void inbox::stop() {
+  std::vector<std::thread> workers;
+  {
+    const std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (!impl_->running) return;
+    impl_->stopping = true;
+    workers.swap(impl_->workers);
+  }
+  impl_->wake.notify_all();
+  for (std::thread& t : workers) t.join();
+  const std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->running = false;
+  impl_->stopping = false;
+}
+
+result<inbox_pass> inbox::process_due() { return impl_->process_due(); }
+
+result<std::vector<inbox_entry>> inbox::dead_letters(std::size_t limit, std::int64_t after_id) {
+  return impl_->store->list(entry_state::dead, limit, after_id);
+}
+
+result<std::optional<inbox_entry>> inbox::inspect(std::int64_t id) { return impl_->store->get(id); }
+
+status inbox::replay(std::int64_t id) {
+  status st = impl_->store->replay(id);
+  if (st) {
+    {
+      const std::lock_guard<std::mutex> lock(impl_->mutex);
+      ++impl_->offers;
+    }
+    impl_->wake.notify_one();
+  }
+  return st;
+}
+
+}  // namespace hookrx

@@ -1,0 +1,527 @@
+#include "hookrx/sqlite_store.hpp"
+
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+namespace hookrx {
+namespace {
+
+// Stored state codes, shared by both tables.
+enum : int { queued = 0, leased = 1, done = 2, dead = 3, claimed = 4 };
+
+std::int64_t to_ms(time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+time_point from_ms(std::int64_t ms) { return time_point(std::chrono::milliseconds(ms)); }
+
+error sqlite_error(sqlite3* db, std::string_view what) {
+  std::string detail = "sqlite: ";
+  detail.append(what).append(": ").append(db != nullptr ? sqlite3_errmsg(db) : "out of memory");
+  return {errc::store_unavailable, std::move(detail)};
+}
+
+// One prepared statement in use: bound, stepped, and reset for the next use when it goes away.
+class statement {
+ public:
+  statement(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
+  statement(const statement&) = delete;
+  statement& operator=(const statement&) = delete;
+  ~statement() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  statement& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  statement& bind(int i, std::string_view v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    return *this;
+  }
+  statement& bind_blob(int i, std::string_view v) {
+    sqlite3_bind_blob(s_, i, v.empty() ? "" : v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    return *this;
+  }
+  /// SQLITE_ROW, SQLITE_DONE, or an error code.
+  int step() { return sqlite3_step(s_); }
+  /// Runs a statement that returns no rows; the number of rows it changed.
+  result<std::size_t> run(std::string_view what) {
+    if (step() != SQLITE_DONE) return sqlite_error(db_, what);
+    return static_cast<std::size_t>(sqlite3_changes(db_));
+  }
+  [[nodiscard]] std::int64_t integer(int col) const { return sqlite3_column_int64(s_, col); }
+  [[nodiscard]] std::string text(int col) const {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(s_, col));
+    return p == nullptr ? std::string() : std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col)));
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_;
+};
+
+// A connection with its prepared statements, used by one thread at a time.
+class connection {
+ public:
+  connection() = default;
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+  ~connection() {
+    for (auto& [sql, s] : cache_) sqlite3_finalize(s);
+    sqlite3_close_v2(db_);
+  }
+
+  status open(const std::string& path, int flags) {
+    if (sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+      return sqlite_error(db_, "cannot open " + path);
+    }
+    sqlite3_extended_result_codes(db_, 1);
+    return {};
+  }
+  status exec(const char* sql) {
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return sqlite_error(db_, sql);
+    return {};
+  }
+  /// The cached statement for `sql` (a string literal: its address is the cache key).
+  result<statement> prepare(const char* sql) {
+    sqlite3_stmt*& s = cache_[sql];
+    if (s == nullptr && sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+      return sqlite_error(db_, "prepare");
+    }
+    return result<statement>(std::in_place, db_, s);
+  }
+  [[nodiscard]] sqlite3* handle() const noexcept { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::unordered_map<const char*, sqlite3_stmt*> cache_;
+};
+
+constexpr const char* schema = R"sql(
+CREATE TABLE IF NOT EXISTS hookrx_dedup (
+  key TEXT PRIMARY KEY,
+  state INTEGER NOT NULL,
+  token INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hookrx_inbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  key TEXT NOT NULL UNIQUE,
+  provider INTEGER NOT NULL,
+  event_name TEXT NOT NULL,
+  body BLOB,
+  headers TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  lease_until INTEGER NOT NULL DEFAULT 0,
+  lease_token INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  expires_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS hookrx_inbox_due ON hookrx_inbox (state, next_attempt_at);
+)sql";
+
+constexpr const char* entry_columns =
+    "id, key, provider, event_name, body, headers, received_at, state, attempts, next_attempt_at, lease_until, "
+    "lease_token, last_error";
+
+inbox_entry read_entry(const statement& s) {
+  inbox_entry e;
+  e.id = s.integer(0);
+  e.record.key = s.text(1);
+  e.record.source = static_cast<provider>(s.integer(2));
+  e.record.event_name = s.text(3);
+  e.record.body = s.text(4);
+  e.record.headers = s.text(5);
+  e.record.received_at = from_ms(s.integer(6));
+  e.state = static_cast<entry_state>(s.integer(7));
+  e.attempts = static_cast<int>(s.integer(8));
+  e.next_attempt_at = from_ms(s.integer(9));
+  e.lease_until = from_ms(s.integer(10));
+  e.lease_token = static_cast<std::uint64_t>(s.integer(11));
+  e.last_error = s.text(12);
+  return e;
+}
+
+}  // namespace
+
+// Every write runs on the writer thread inside a batch transaction; readers use their own
+// connection (WAL lets them read while the writer writes).
+struct sqlite_store::impl {
+  sqlite_options options;
+  std::shared_ptr<const clock> time;
+  connection writer;  // writer thread only
+  connection reader;  // under reader_mutex
+  std::mutex reader_mutex;
+  std::mt19937_64 tokens{std::random_device{}()};  // writer thread only
+
+  // One queued write. `run` executes inside the transaction and keeps its own result; it returns
+  // false when SQLite failed, so that its savepoint is rolled back.
+  struct write_op {
+    std::function<bool(impl&)> run;
+    std::optional<error> failure;  // set when the batch could not commit
+    bool finished = false;
+  };
+  std::mutex queue_mutex;
+  std::condition_variable queued;
+  std::condition_variable committed;
+  std::deque<std::shared_ptr<write_op>> queue;
+  bool stopping = false;
+  std::thread writer_thread;
+  std::atomic<std::uint64_t> commits{0};
+  std::atomic<std::uint64_t> writes{0};
+
+  [[nodiscard]] std::int64_t now_ms() const { return to_ms(time->now()); }
+  std::uint64_t new_token() {
+    std::uint64_t t = 0;
+    while (t == 0) t = tokens();
+    return t;
+  }
+
+  // Queues `fn` for the next batch and waits until that batch has committed (or failed).
+  template <class R, class F>
+  result<R> write(F&& fn) {
+    auto out = std::make_shared<std::optional<result<R>>>();
+    auto op = std::make_shared<write_op>();
+    op->run = [out, f = std::forward<F>(fn)](impl& self) {
+      out->emplace(f(self));
+      return out->value().has_value() || out->value().error().code() != errc::store_unavailable;
+    };
+    std::unique_lock<std::mutex> lock(queue_mutex);
+    if (stopping) return error(errc::store_unavailable, "sqlite: the store is closing");
+    queue.push_back(op);
+    queued.notify_one();
+    committed.wait(lock, [&] { return op->finished; });
+    if (op->failure) return *op->failure;
+    return std::move(**out);
+  }
+
+  void write_loop() {
+    std::vector<std::shared_ptr<write_op>> batch;
+    while (true) {
+      {
+        std::unique_lock<std::mutex> lock(queue_mutex);
+        queued.wait(lock, [&] { return stopping || !queue.empty(); });
+        if (queue.empty()) return;  // stopping with nothing left to write
+        while (!queue.empty() && batch.size() < options.max_batch) {
+          batch.push_back(std::move(queue.front()));
+          queue.pop_front();
+        }
+      }
+      const std::optional<error> failure = commit(batch);
+      {
+        const std::lock_guard<std::mutex> lock(queue_mutex);
+        for (const auto& op : batch) {
+          op->failure = failure;
+          op->finished = true;
+        }
+      }
+      committed.notify_all();
+      batch.clear();
+    }
+  }
+
+  // Runs a batch in one transaction: one fsync for all of it. Each write has its own savepoint,
+  // so one failing write does not undo the others.
+  std::optional<error> commit(const std::vector<std::shared_ptr<write_op>>& batch) {
+    if (status st = writer.exec("BEGIN IMMEDIATE"); !st) return st.error();
+    for (const auto& op : batch) {
+      (void)writer.exec("SAVEPOINT w");
+      if (!op->run(*this)) (void)writer.exec("ROLLBACK TO w");
+      (void)writer.exec("RELEASE w");
+    }
+    if (status st = writer.exec("COMMIT"); !st) {
+      (void)writer.exec("ROLLBACK");
+      return st.error();
+    }
+    commits.fetch_add(1, std::memory_order_relaxed);
+    writes.fetch_add(batch.size(), std::memory_order_relaxed);
+    return std::nullopt;
+  }
+
+  // Runs a read on the reader connection.
+  template <class R, class F>
+  result<R> read(F&& fn) {
+    const std::lock_guard<std::mutex> lock(reader_mutex);
+    return fn(reader);
+  }
+
+  // Changes a leased entry if `token` still owns it.
+  status change_leased(const char* sql, std::int64_t id, std::uint64_t token,
+                       const std::function<void(statement&)>& bind_rest, std::string_view what) {
+    return write<void>([=](impl& self) -> status {
+      auto s = self.writer.prepare(sql);
+      if (!s) return s.error();
+      s->bind(1, id).bind(2, static_cast<std::int64_t>(token));
+      bind_rest(*s);
+      auto changed = s->run(what);
+      if (!changed) return changed.error();
+      if (*changed == 0) return error(errc::in_progress, "the lease is no longer this worker's");
+      return {};
+    });
+  }
+};
+
+result<std::shared_ptr<sqlite_store>> sqlite_store::open(sqlite_options options, std::shared_ptr<const clock> time) {
+  auto p = std::make_unique<impl>();
+  p->options = std::move(options);
+  p->time = std::move(time);
+  const int rw = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  if (status st = p->writer.open(p->options.path, rw); !st) return st.error();
+  sqlite3_busy_timeout(p->writer.handle(), static_cast<int>(p->options.busy_timeout.count()));
+  for (const char* pragma : {"PRAGMA journal_mode=WAL",
+                             p->options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"}) {
+    if (status st = p->writer.exec(pragma); !st) return st.error();
+  }
+  if (status st = p->writer.exec(schema); !st) return st.error();
+  if (status st = p->reader.open(p->options.path, SQLITE_OPEN_READONLY); !st) return st.error();
+  sqlite3_busy_timeout(p->reader.handle(), static_cast<int>(p->options.busy_timeout.count()));
+  impl* raw = p.get();
+  raw->writer_thread = std::thread([raw] { raw->write_loop(); });
+  return std::shared_ptr<sqlite_store>(new sqlite_store(std::move(p)));
+}
+
+sqlite_store::sqlite_store(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+sqlite_store::~sqlite_store() {
+  {
+    const std::lock_guard<std::mutex> lock(impl_->queue_mutex);
+    impl_->stopping = true;
+  }
+  impl_->queued.notify_all();
+  impl_->writer_thread.join();  // commits what was queued before returning
+}
+
+sqlite_store::commit_stats sqlite_store::stats() const {
+  return {impl_->commits.load(std::memory_order_relaxed), impl_->writes.load(std::memory_order_relaxed)};
+}
+
+// --- dedup ---------------------------------------------------------------------------------------
+
+result<claim> sqlite_store::try_claim(std::string_view key, std::chrono::milliseconds lease) {
+  return impl_->write<claim>([key = std::string(key), lease](impl& self) -> result<claim> {
+    const std::int64_t now = self.now_ms();
+    {
+      auto s = self.writer.prepare("SELECT state, expires_at FROM hookrx_dedup WHERE key = ?1");
+      if (!s) return s.error();
+      s->bind(1, key);
+      const int rc = s->step();
+      if (rc == SQLITE_ROW && s->integer(1) > now) {
+        return claim{s->integer(0) == done ? claim_state::done : claim_state::in_progress, 0};
+      }
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite_error(self.writer.handle(), "claim");
+    }
+    const std::uint64_t token = self.new_token();
+    auto s = self.writer.prepare(
+        "INSERT INTO hookrx_dedup (key, state, token, expires_at) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (key) DO UPDATE SET state = excluded.state, token = excluded.token, "
+        "expires_at = excluded.expires_at");
+    if (!s) return s.error();
+    s->bind(1, key)
+        .bind(2, std::int64_t{claimed})
+        .bind(3, static_cast<std::int64_t>(token))
+        .bind(4, now + lease.count());
+    if (auto r = s->run("claim"); !r) return r.error();
+    return claim{claim_state::claimed, token};
+  });
+}
+
+status sqlite_store::complete(std::string_view key, std::uint64_t token, std::chrono::milliseconds retention) {
+  return impl_->write<void>([key = std::string(key), token, retention](impl& self) -> status {
+    auto s = self.writer.prepare(
+        "UPDATE hookrx_dedup SET state = ?3, expires_at = ?4 WHERE key = ?1 AND token = ?2 AND state = ?5");
+    if (!s) return s.error();
+    s->bind(1, key).bind(2, static_cast<std::int64_t>(token)).bind(3, std::int64_t{done});
+    s->bind(4, self.now_ms() + retention.count()).bind(5, std::int64_t{claimed});
+    auto changed = s->run("complete");
+    if (!changed) return changed.error();
+    if (*changed == 0) return error(errc::in_progress, "the claim is no longer this caller's");
+    return {};
+  });
+}
+
+status sqlite_store::release(std::string_view key, std::uint64_t token) {
+  return impl_->write<void>([key = std::string(key), token](impl& self) -> status {
+    auto s = self.writer.prepare("DELETE FROM hookrx_dedup WHERE key = ?1 AND token = ?2 AND state = ?3");
+    if (!s) return s.error();
+    s->bind(1, key).bind(2, static_cast<std::int64_t>(token)).bind(3, std::int64_t{claimed});
+    if (auto r = s->run("release"); !r) return r.error();
+    return {};
+  });
+}
+
+// --- inbox ---------------------------------------------------------------------------------------
+
+result<offer_state> sqlite_store::offer(const inbox_record& rec) {
+  return impl_->write<offer_state>([&rec](impl& self) -> result<offer_state> {
+    const std::int64_t now = self.now_ms();
+    {  // a done key past its retention is forgotten, even before purge_expired() runs
+      auto s = self.writer.prepare("DELETE FROM hookrx_inbox WHERE key = ?1 AND state = ?2 AND expires_at <= ?3");
+      if (!s) return s.error();
+      s->bind(1, rec.key).bind(2, std::int64_t{done}).bind(3, now);
+      if (auto r = s->run("offer"); !r) return r.error();
+    }
+    auto s = self.writer.prepare(
+        "INSERT INTO hookrx_inbox (key, provider, event_name, body, headers, received_at, state, next_attempt_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (key) DO NOTHING");
+    if (!s) return s.error();
+    s->bind(1, rec.key).bind(2, static_cast<std::int64_t>(rec.source)).bind(3, rec.event_name);
+    s->bind_blob(4, rec.body).bind(5, rec.headers).bind(6, to_ms(rec.received_at));
+    s->bind(7, std::int64_t{queued}).bind(8, now);
+    auto inserted = s->run("offer");
+    if (!inserted) return inserted.error();
+    return *inserted == 1 ? offer_state::queued : offer_state::duplicate;
+  });
+}
+
+result<std::vector<inbox_entry>> sqlite_store::lease(std::size_t max, std::chrono::milliseconds lease) {
+  return impl_->write<std::vector<inbox_entry>>([max, lease](impl& self) -> result<std::vector<inbox_entry>> {
+    const std::int64_t now = self.now_ms();
+    std::vector<std::int64_t> due;
+    {
+      // Leased entries carry next_attempt_at = lease_until, so one index range finds both the
+      // queued entries that are due and the leases that have run out.
+      auto s = self.writer.prepare(
+          "SELECT id FROM hookrx_inbox WHERE state IN (?1, ?2) AND next_attempt_at <= ?3 "
+          "ORDER BY next_attempt_at, id LIMIT ?4");
+      if (!s) return s.error();
+      s->bind(1, std::int64_t{queued})
+          .bind(2, std::int64_t{leased})
+          .bind(3, now)
+          .bind(4, static_cast<std::int64_t>(max));
+      int rc = SQLITE_ROW;
+      while ((rc = s->step()) == SQLITE_ROW) due.push_back(s->integer(0));
+      if (rc != SQLITE_DONE) return sqlite_error(self.writer.handle(), "lease");
+    }
+    const std::uint64_t token = self.new_token();
+    std::vector<inbox_entry> out;
+    out.reserve(due.size());
+    static const std::string sql = std::string(
+                                       "UPDATE hookrx_inbox SET state = ?2, attempts = attempts + 1, lease_until = ?3, "
+                                       "next_attempt_at = ?3, lease_token = ?4 WHERE id = ?1 RETURNING ") +
+                                   entry_columns;
+    for (const std::int64_t id : due) {
+      auto s = self.writer.prepare(sql.c_str());
+      if (!s) return s.error();
+      s->bind(1, id)
+          .bind(2, std::int64_t{leased})
+          .bind(3, now + lease.count())
+          .bind(4, static_cast<std::int64_t>(token));
+      if (s->step() != SQLITE_ROW) return sqlite_error(self.writer.handle(), "lease");
+      out.push_back(read_entry(*s));
+      if (s->step() != SQLITE_DONE) return sqlite_error(self.writer.handle(), "lease");
+    }
+    return out;
+  });
+}
+
+status sqlite_store::ack(std::int64_t id, std::uint64_t token, std::chrono::milliseconds retention) {
+  const std::int64_t expires = impl_->now_ms() + retention.count();
+  return impl_->change_leased(
+      "UPDATE hookrx_inbox SET state = ?3, body = NULL, lease_token = 0, expires_at = ?4 "
+      "WHERE id = ?1 AND lease_token = ?2 AND state = ?5",
+      id, token,
+      [expires](statement& s) { s.bind(3, std::int64_t{done}).bind(4, expires).bind(5, std::int64_t{leased}); }, "ack");
+}
+
+status sqlite_store::retry_at(std::int64_t id, std::uint64_t token, time_point when, std::string_view error) {
+  return impl_->change_leased(
+      "UPDATE hookrx_inbox SET state = ?3, next_attempt_at = ?4, lease_until = 0, lease_token = 0, last_error = ?5 "
+      "WHERE id = ?1 AND lease_token = ?2 AND state = ?6",
+      id, token,
+      [when, err = std::string(error)](statement& s) {
+        s.bind(3, std::int64_t{queued}).bind(4, to_ms(when)).bind(5, err).bind(6, std::int64_t{leased});
+      },
+      "retry");
+}
+
+status sqlite_store::dead_letter(std::int64_t id, std::uint64_t token, std::string_view error) {
+  return impl_->change_leased(
+      "UPDATE hookrx_inbox SET state = ?3, lease_token = 0, lease_until = 0, last_error = ?4 "
+      "WHERE id = ?1 AND lease_token = ?2 AND state = ?5",
+      id, token,
+      [err = std::string(error)](statement& s) {
+        s.bind(3, std::int64_t{dead}).bind(4, err).bind(5, std::int64_t{leased});
+      },
+      "dead letter");
+}
+
+status sqlite_store::release(std::int64_t id, std::uint64_t token) {
+  const std::int64_t now = impl_->now_ms();
+  return impl_->change_leased(
+      "UPDATE hookrx_inbox SET state = ?3, attempts = attempts - 1, next_attempt_at = ?4, lease_until = 0, "
+      "lease_token = 0 WHERE id = ?1 AND lease_token = ?2 AND state = ?5",
+      id, token, [now](statement& s) { s.bind(3, std::int64_t{queued}).bind(4, now).bind(5, std::int64_t{leased}); },
+      "release");
+}
+
+result<std::vector<inbox_entry>> sqlite_store::list(entry_state state, std::size_t limit, std::int64_t after_id) {
+  return impl_->read<std::vector<inbox_entry>>([&](connection& db) -> result<std::vector<inbox_entry>> {
+    static const std::string sql =
+        std::string("SELECT ") + entry_columns + " FROM hookrx_inbox WHERE state = ?1 AND id > ?2 ORDER BY id LIMIT ?3";
+    auto s = db.prepare(sql.c_str());
+    if (!s) return s.error();
+    s->bind(1, static_cast<std::int64_t>(state)).bind(2, after_id).bind(3, static_cast<std::int64_t>(limit));
+    std::vector<inbox_entry> out;
+    int rc = SQLITE_ROW;
+    while ((rc = s->step()) == SQLITE_ROW) out.push_back(read_entry(*s));
+    if (rc != SQLITE_DONE) return sqlite_error(db.handle(), "list");
+    return out;
+  });
+}
+
+result<std::optional<inbox_entry>> sqlite_store::get(std::int64_t id) {
+  return impl_->read<std::optional<inbox_entry>>([&](connection& db) -> result<std::optional<inbox_entry>> {
+    static const std::string sql = std::string("SELECT ") + entry_columns + " FROM hookrx_inbox WHERE id = ?1";
+    auto s = db.prepare(sql.c_str());
+    if (!s) return s.error();
+    s->bind(1, id);
+    const int rc = s->step();
+    if (rc == SQLITE_DONE) return std::optional<inbox_entry>();
+    if (rc != SQLITE_ROW) return sqlite_error(db.handle(), "get");
+    return std::optional<inbox_entry>(read_entry(*s));
+  });
+}
+
+status sqlite_store::replay(std::int64_t id) {
+  return impl_->write<void>([id](impl& self) -> status {
+    auto s = self.writer.prepare(
+        "UPDATE hookrx_inbox SET state = ?2, attempts = 0, next_attempt_at = ?3 WHERE id = ?1 AND state = ?4");
+    if (!s) return s.error();
+    s->bind(1, id).bind(2, std::int64_t{queued}).bind(3, self.now_ms()).bind(4, std::int64_t{dead});
+    auto changed = s->run("replay");
+    if (!changed) return changed.error();
+    if (*changed == 0) return error(errc::not_found, "no dead letter with id " + std::to_string(id));
+    return {};
+  });
+}
+
+result<std::size_t> sqlite_store::purge_expired() {
+  return impl_->write<std::size_t>([](impl& self) -> result<std::size_t> {
+    const std::int64_t now = self.now_ms();
+    auto inbox = self.writer.prepare("DELETE FROM hookrx_inbox WHERE state = ?1 AND expires_at <= ?2");
+    if (!inbox) return inbox.error();
+    inbox->bind(1, std::int64_t{done}).bind(2, now);
+    auto a = inbox->run("purge");
+    if (!a) return a.error();
+    // Expired claims (a crashed caller's) go too: they mean the same as no row.
+    auto dedup = self.writer.prepare("DELETE FROM hookrx_dedup WHERE expires_at <= ?1");
+    if (!dedup) return dedup.error();
+    dedup->bind(1, now);
+    auto b = dedup->run("purge");
+    if (!b) return b.error();
+    return *a + *b;
+  });
+}
+
+}  // namespace hookrx

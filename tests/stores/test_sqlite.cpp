@@ -1,0 +1,122 @@
+// The SQLite store: the shared conformance suite, plus what only SQLite has (a file that survives
+// the process, group commit, several processes on one file).
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hookrx/sqlite_store.hpp"
+
+namespace {
+
+// A fresh database file in a temporary directory, removed with the fixture.
+struct temp_db {
+  std::filesystem::path dir;
+  temp_db() {
+    std::random_device rd;
+    dir = std::filesystem::temp_directory_path() / ("hookrx-sqlite-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(dir);
+  }
+  temp_db(const temp_db&) = delete;
+  temp_db& operator=(const temp_db&) = delete;
+  ~temp_db() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  [[nodiscard]] std::string path() const { return (dir / "hookrx.db").string(); }
+};
+
+std::shared_ptr<hookrx::sqlite_store> open_store(const std::string& path, std::shared_ptr<const hookrx::clock> clock) {
+  hookrx::sqlite_options options;
+  options.path = path;
+  auto store = hookrx::sqlite_store::open(options, std::move(clock));
+  REQUIRE_MESSAGE(store.has_value(), (store ? std::string() : store.error().message()));
+  return *store;
+}
+
+hookrx::inbox_record record(std::string key, std::string body = R"({"event":"x"})") {
+  hookrx::inbox_record r;
+  r.key = std::move(key);
+  r.event_name = "x";
+  r.body = std::move(body);
+  r.received_at = hookrx::system_clock()->now();
+  return r;
+}
+
+}  // namespace
+
+#if __has_include("conformance_cases.hpp")
+struct store_fixture {
+  static constexpr const char* backend = "sqlite";
+  temp_db db;
+  std::shared_ptr<hookrx::manual_clock> clock = std::make_shared<hookrx::manual_clock>();
+  std::shared_ptr<hookrx::sqlite_store> store = open_store(db.path(), clock);
+  std::shared_ptr<hookrx::dedup_store> dedup = store;
+  std::shared_ptr<hookrx::inbox_store> inbox = store;
+};
+#include "conformance_cases.hpp"
+#endif
+
+TEST_SUITE("sqlite store") {
+  TEST_CASE("queued deliveries survive closing and reopening the database") {
+    temp_db db;
+    auto clock = std::make_shared<hookrx::manual_clock>();
+    {
+      auto store = open_store(db.path(), clock);
+      for (int i = 0; i < 20; ++i) {
+        auto offered = store->offer(record("k" + std::to_string(i), std::string("body\0\xff", 6) + std::to_string(i)));
+        REQUIRE(offered.has_value());
+        CHECK(*offered == hookrx::offer_state::queued);
+      }
+    }
+    auto store = open_store(db.path(), clock);
+    auto again = store->offer(record("k7"));
+    REQUIRE(again.has_value());
+    CHECK(*again == hookrx::offer_state::duplicate);
+    auto leased = store->lease(100, std::chrono::seconds(30));
+    REQUIRE(leased.has_value());
+    CHECK(leased->size() == 20);
+  }
+
+  TEST_CASE("concurrent offers share commits and each returns only once committed") {
+    temp_db db;
+    auto store = open_store(db.path(), hookrx::system_clock());
+    constexpr int threads = 32;
+    constexpr int per_thread = 50;
+    std::atomic<int> queued{0};
+    std::vector<std::thread> senders;
+    for (int t = 0; t < threads; ++t) {
+      senders.emplace_back([&, t] {
+        for (int i = 0; i < per_thread; ++i) {
+          auto r = store->offer(record("t" + std::to_string(t) + "-" + std::to_string(i)));
+          if (r && *r == hookrx::offer_state::queued) ++queued;
+        }
+      });
+    }
+    for (auto& s : senders) s.join();
+    CHECK(queued == threads * per_thread);
+    const auto stats = store->stats();
+    CHECK(stats.writes == static_cast<std::uint64_t>(threads * per_thread));
+    // Group commit: with 32 writers waiting at once, commits carry several writes each.
+    CHECK(stats.commits < stats.writes);
+    // Every acknowledged offer is in the file, as a second connection sees it.
+    auto other = open_store(db.path(), hookrx::system_clock());
+    auto listed = other->list(hookrx::entry_state::queued, 10000);
+    REQUIRE(listed.has_value());
+    CHECK(listed->size() == static_cast<std::size_t>(threads * per_thread));
+  }
+
+  TEST_CASE("a database that cannot be opened is store_unavailable with the reason") {
+    hookrx::sqlite_options options;
+    options.path = "/nonexistent-dir/for/hookrx.db";
+    auto store = hookrx::sqlite_store::open(options);
+    REQUIRE_FALSE(store.has_value());
+    CHECK(store.error().code() == hookrx::errc::store_unavailable);
+    CHECK(store.error().detail().find("cannot open") != std::string::npos);
+  }
+}
