@@ -1,0 +1,375 @@
+// The receiver with a store behind it: the durable inbox (asynchronous) and dedup (synchronous),
+// on the real embedded default store, SQLite, in a temporary file. Time is a manual clock and
+// processing is driven with process_due(), so retries and leases are tested without sleeping.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <sqlite3.h>
+
+#include "hookrx/inbox.hpp"
+#include "hookrx/sqlite_store.hpp"
+#include "support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+constexpr std::string_view secret = "wh_sec_inbox_tests";
+
+struct temp_db {
+  std::filesystem::path dir;
+  temp_db() {
+    std::random_device rd;
+    dir = std::filesystem::temp_directory_path() / ("hookrx-inbox-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(dir);
+  }
+  temp_db(const temp_db&) = delete;
+  temp_db& operator=(const temp_db&) = delete;
+  ~temp_db() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  [[nodiscard]] std::string path() const { return (dir / "hookrx.db").string(); }
+};
+
+std::string doc_body(const std::string& doc_id) {
+  return R"({"event":"extraction.document_completed","extraction_id":"ext_1","document_id":")" + doc_id +
+         R"(","status":"completed"})";
+}
+
+hookrx_test::test_request delivery(const std::string& doc_id) {
+  auto r = hookrx_test::signed_request(doc_body(doc_id), secret);
+  r.header("X-Webhook-Secret", "static-should-not-be-stored");
+  r.header("Content-Type", "application/json");
+  return r;
+}
+
+// A receiver + SQLite store + inbox, with a manual clock and a fixed jitter draw.
+struct inbox_setup {
+  temp_db db;
+  std::shared_ptr<hookrx::manual_clock> clock = std::make_shared<hookrx::manual_clock>();
+  std::shared_ptr<hookrx::sqlite_store> store;
+  hookrx::receiver rx;
+  std::shared_ptr<hookrx::inbox> box;
+
+  explicit inbox_setup(hookrx::inbox_options options = {}) : rx(make_receiver()) {
+    hookrx::sqlite_options so;
+    so.path = db.path();
+    auto opened = hookrx::sqlite_store::open(so, clock);
+    REQUIRE(opened.has_value());
+    store = *opened;
+    box = hookrx::inbox::create(store, rx.handlers(), std::move(options), clock, [] { return 0.5; });
+    rx.accept_with(box->acceptor());
+  }
+
+  static hookrx::receiver make_receiver() {
+    hookrx::perfectparser_credentials creds;
+    creds.signing_secrets = {std::string(secret)};
+    creds.static_secrets = {"static-should-not-be-stored"};
+    auto r = hookrx::receiver::create(creds);
+    REQUIRE(r.has_value());
+    return std::move(r).value();
+  }
+
+  hookrx::inbox_pass run() {
+    auto pass = box->process_due();
+    REQUIRE(pass.has_value());
+    return *pass;
+  }
+};
+
+}  // namespace
+
+TEST_SUITE("inbox") {
+  TEST_CASE("a delivery is stored and answered 202 before any handler runs, then handled once") {
+    inbox_setup s;
+    std::vector<std::pair<std::string, int>> seen;
+    s.rx.on<hookrx::document_completed>([&](const hookrx::document_completed& d, const hookrx::delivery_context& ctx) {
+      seen.emplace_back(d.document_id + "@" + ctx.key(), ctx.attempt);
+    });
+    const hookrx::response res = s.rx.handle(delivery("doc_1").view());
+    CHECK(res.status == 202);
+    CHECK(res.body.find("queued") != std::string::npos);
+    CHECK(seen.empty());
+
+    const hookrx::inbox_pass pass = s.run();
+    CHECK(pass.handled == 1);
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].first == "doc_1@perfectparser:extraction.document_completed:ext_1:doc_1");
+    CHECK(seen[0].second == 1);
+    CHECK(s.run().handled == 0);  // nothing left
+  }
+
+  TEST_CASE("a retried delivery is acknowledged but not dispatched twice, queued or handled") {
+    inbox_setup s;
+    int calls = 0;
+    s.rx.on<hookrx::document_completed>([&](const hookrx::document_completed&) { ++calls; });
+    CHECK(s.rx.handle(delivery("doc_1").view()).status == 202);
+    const hookrx::response while_queued = s.rx.handle(delivery("doc_1").view());
+    CHECK(while_queued.status == 200);
+    CHECK(while_queued.body.find("duplicate") != std::string::npos);
+    CHECK(s.run().handled == 1);
+    const hookrx::response after = s.rx.handle(delivery("doc_1").view());
+    CHECK(after.status == 200);
+    CHECK(after.body.find("duplicate") != std::string::npos);
+    CHECK(s.run().handled == 0);
+    CHECK(calls == 1);
+  }
+
+  TEST_CASE("a failing handler is retried with backoff, then dead-lettered with its last error") {
+    hookrx::inbox_options options;
+    options.retry.max_attempts = 3;
+    options.retry.initial_delay = 10s;
+    options.retry.multiplier = 2.0;
+    inbox_setup s(options);
+    std::vector<int> attempts;
+    s.rx.on<hookrx::document_completed>([&](const hookrx::document_completed&, const hookrx::delivery_context& ctx) {
+      attempts.push_back(ctx.attempt);
+      return hookrx::status(
+          hookrx::error(hookrx::errc::handler_failed, "downstream said no #" + std::to_string(ctx.attempt)));
+    });
+    REQUIRE(s.rx.handle(delivery("doc_9").view()).status == 202);
+
+    CHECK(s.run().retried == 1);
+    CHECK(s.run().retried == 0);  // not due before the backoff (10 s, jitter draw 0.5 = none)
+    s.clock->advance(9s);
+    CHECK(s.run().retried == 0);
+    s.clock->advance(1s);
+    CHECK(s.run().retried == 1);  // second attempt failed: next one after 20 s
+    s.clock->advance(19s);
+    CHECK(s.run().dead_lettered == 0);
+    s.clock->advance(1s);
+    CHECK(s.run().dead_lettered == 1);
+    CHECK(attempts == std::vector<int>{1, 2, 3});
+
+    auto dead = s.box->dead_letters();
+    REQUIRE(dead.has_value());
+    REQUIRE(dead->size() == 1);
+    const hookrx::inbox_entry& e = dead->front();
+    CHECK(e.state == hookrx::entry_state::dead);
+    CHECK(e.attempts == 3);
+    CHECK(e.last_error.find("downstream said no #3") != std::string::npos);
+    CHECK(e.record.key == "perfectparser:extraction.document_completed:ext_1:doc_9");
+    auto inspected = s.box->inspect(e.id);
+    REQUIRE(inspected.has_value());
+    REQUIRE(inspected->has_value());
+    CHECK((*inspected)->record.body == doc_body("doc_9"));
+
+    // A retry of a dead-lettered delivery is acknowledged as a duplicate and does not run again.
+    CHECK(s.rx.handle(delivery("doc_9").view()).status == 200);
+    CHECK(s.run().retried + s.run().dead_lettered == 0);
+    CHECK(attempts.size() == 3);
+  }
+
+  TEST_CASE("a replayed dead letter runs again from attempt 1") {
+    hookrx::inbox_options options;
+    options.retry.max_attempts = 1;
+    inbox_setup s(options);
+    bool fail = true;
+    std::vector<int> attempts;
+    s.rx.on<hookrx::document_completed>([&](const hookrx::document_completed&, const hookrx::delivery_context& ctx) {
+      attempts.push_back(ctx.attempt);
+      if (fail) throw std::runtime_error("not yet");
+    });
+    REQUIRE(s.rx.handle(delivery("doc_r").view()).status == 202);
+    CHECK(s.run().dead_lettered == 1);
+    auto dead = s.box->dead_letters();
+    REQUIRE(dead.has_value());
+    REQUIRE(dead->size() == 1);
+
+    fail = false;
+    REQUIRE(s.box->replay(dead->front().id).has_value());
+    CHECK(s.run().handled == 1);
+    CHECK(attempts == std::vector<int>{1, 1});
+    auto after = s.box->dead_letters();
+    REQUIRE(after.has_value());
+    CHECK(after->empty());
+    const hookrx::status again = s.box->replay(dead->front().id);
+    REQUIRE_FALSE(again.has_value());
+    CHECK(again.error().code() == hookrx::errc::not_found);
+  }
+
+  TEST_CASE("a lease left by a crashed worker is taken over once it expires") {
+    hookrx::inbox_options options;
+    options.lease = 60s;
+    inbox_setup s(options);
+    std::vector<int> attempts;
+    s.rx.on<hookrx::document_completed>([&](const hookrx::document_completed&, const hookrx::delivery_context& ctx) {
+      attempts.push_back(ctx.attempt);
+    });
+    REQUIRE(s.rx.handle(delivery("doc_c").view()).status == 202);
+    // A worker that leased the entry and died before acknowledging it.
+    auto crashed = s.store->lease(10, 60s);
+    REQUIRE(crashed.has_value());
+    REQUIRE(crashed->size() == 1);
+    CHECK(s.run().handled == 0);
+    s.clock->advance(61s);
+    CHECK(s.run().handled == 1);
+    CHECK(attempts == std::vector<int>{2});
+  }
+
+  TEST_CASE("the inbox keeps the listed headers and never a credential") {
+    inbox_setup s;
+    REQUIRE(s.rx.handle(delivery("doc_h").view()).status == 202);
+    auto queued = s.store->list(hookrx::entry_state::queued, 10);
+    REQUIRE(queued.has_value());
+    REQUIRE(queued->size() == 1);
+    const std::string& headers = queued->front().record.headers;
+    CHECK(headers.find("Content-Type: application/json") != std::string::npos);
+    CHECK(headers.find("X-PerfectParser-Signature: ") != std::string::npos);
+    CHECK(headers.find("static-should-not-be-stored") == std::string::npos);
+    CHECK(headers.find("X-Webhook-Secret") == std::string::npos);
+  }
+
+  TEST_CASE("workers handle every accepted delivery exactly once and stop cleanly") {
+    temp_db db;
+    auto opened = hookrx::sqlite_store::open({db.path()});
+    REQUIRE(opened.has_value());
+    hookrx::receiver rx = inbox_setup::make_receiver();
+    std::mutex m;
+    std::multiset<std::string> handled;
+    rx.on<hookrx::document_completed>([&](const hookrx::document_completed& d) {
+      const std::lock_guard<std::mutex> lock(m);
+      handled.insert(d.document_id);
+    });
+    hookrx::inbox_options options;
+    options.workers = 3;
+    auto box = hookrx::inbox::create(*opened, rx.handlers(), options);
+    rx.accept_with(box->acceptor());
+    box->start();
+
+    constexpr int senders = 4;
+    constexpr int per_sender = 50;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < senders; ++t) {
+      threads.emplace_back([&rx, t] {
+        for (int i = 0; i < per_sender; ++i) {
+          const std::string id = "doc_" + std::to_string(i * senders + t);
+          const int first = rx.handle(delivery(id).view()).status;
+          const int again = rx.handle(delivery(id).view()).status;  // an immediate retry
+          CHECK(first == 202);
+          CHECK(again == 200);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    // Wait (bounded) until the workers have caught up; the assertion is on what they did.
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        const std::lock_guard<std::mutex> lock(m);
+        if (handled.size() >= static_cast<std::size_t>(senders * per_sender)) break;
+      }
+      std::this_thread::yield();
+    }
+    box->stop();
+    const std::lock_guard<std::mutex> lock(m);
+    CHECK(handled.size() == static_cast<std::size_t>(senders * per_sender));
+    for (const std::string& id : handled) CHECK(handled.count(id) == 1);
+  }
+
+  TEST_CASE("a store that cannot take the delivery answers 503 and acknowledges nothing") {
+    temp_db db;
+    hookrx::sqlite_options so;
+    so.path = db.path();
+    so.busy_timeout = 50ms;
+    auto opened = hookrx::sqlite_store::open(so);
+    REQUIRE(opened.has_value());
+    hookrx::receiver rx = inbox_setup::make_receiver();
+    auto box = hookrx::inbox::create(*opened, rx.handlers());
+    rx.accept_with(box->acceptor());
+
+    // Another process's writer holds the database lock.
+    sqlite3* other = nullptr;
+    REQUIRE(sqlite3_open(db.path().c_str(), &other) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    const hookrx::response blocked = rx.handle(delivery("doc_x").view());
+    CHECK(blocked.status == 503);
+    CHECK(blocked.body.find("store_unavailable") != std::string::npos);
+    REQUIRE(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(other);
+
+    auto queued = (*opened)->list(hookrx::entry_state::queued, 10);
+    REQUIRE(queued.has_value());
+    CHECK(queued->empty());
+    // The store recovers by itself: the sender's retry is stored.
+    CHECK(rx.handle(delivery("doc_x").view()).status == 202);
+  }
+}
+
+TEST_SUITE("dedup acceptor") {
+  struct sync_setup {
+    temp_db db;
+    std::shared_ptr<hookrx::sqlite_store> store;
+    hookrx::receiver rx = inbox_setup::make_receiver();
+    explicit sync_setup(hookrx::dedup_options options = {}) {
+      auto opened = hookrx::sqlite_store::open({db.path()});
+      REQUIRE(opened.has_value());
+      store = *opened;
+      rx.accept_with(std::make_shared<hookrx::dedup_acceptor>(store, options));
+    }
+  };
+
+  TEST_CASE("synchronous mode runs the handler inline once and answers duplicates 200") {
+    sync_setup s;
+    int calls = 0;
+    s.rx.on<hookrx::document_completed>([&](const hookrx::document_completed&) { ++calls; });
+    const hookrx::response first = s.rx.handle(delivery("doc_s").view());
+    CHECK(first.status == 200);
+    CHECK(first.body.find("processed") != std::string::npos);
+    CHECK(calls == 1);
+    const hookrx::response second = s.rx.handle(delivery("doc_s").view());
+    CHECK(second.status == 200);
+    CHECK(second.body.find("duplicate") != std::string::npos);
+    CHECK(calls == 1);
+  }
+
+  TEST_CASE("a failed synchronous handler releases the key so the sender's retry runs it again") {
+    sync_setup s;
+    int calls = 0;
+    s.rx.on<hookrx::document_completed>([&](const hookrx::document_completed&) {
+      if (++calls == 1) throw std::runtime_error("transient");
+    });
+    CHECK(s.rx.handle(delivery("doc_f").view()).status == 500);
+    CHECK(s.rx.handle(delivery("doc_f").view()).status == 200);
+    CHECK(s.rx.handle(delivery("doc_f").view()).body.find("duplicate") != std::string::npos);
+    CHECK(calls == 2);
+  }
+
+  TEST_CASE("past the deadline the answer is 500, the claim holds until the handler finishes") {
+    hookrx::dedup_options options;
+    options.deadline = 50ms;
+    sync_setup s(options);
+    std::promise<void> gate;
+    std::shared_future<void> open = gate.get_future().share();
+    std::atomic<int> calls{0};
+    s.rx.on<hookrx::document_completed>([&](const hookrx::document_completed&) {
+      ++calls;
+      open.wait();
+    });
+    const hookrx::response slow = s.rx.handle(delivery("doc_d").view());
+    CHECK(slow.status == 500);
+    const hookrx::response meanwhile = s.rx.handle(delivery("doc_d").view());
+    CHECK(meanwhile.status == 409);
+    CHECK(meanwhile.body.find("in_progress") != std::string::npos);
+    gate.set_value();
+    // Once the handler finishes, the key is done (bounded wait for that state, not for a time).
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline &&
+           (status = s.rx.handle(delivery("doc_d").view()).status) != 200) {
+      std::this_thread::yield();
+    }
+    CHECK(status == 200);
+    CHECK(calls == 1);
+  }
+}
