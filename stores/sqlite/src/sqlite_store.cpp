@@ -181,6 +181,41 @@ struct sqlite_store::impl {
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> writes{0};
 
+  // Checkpoints copy the WAL back into the database file. SQLite's automatic ones run inside a
+  // COMMIT and stall every write waiting behind it (measured: 10 ms spikes every few thousand
+  // writes), so they run here instead, on their own connection and thread, when the WAL has grown.
+  connection checkpointer;
+  std::thread checkpoint_thread;
+  std::mutex checkpoint_mutex;
+  std::condition_variable checkpoint_wanted;
+  bool checkpoint_due = false;
+  bool checkpoint_stopping = false;
+  static constexpr int checkpoint_pages = 1000;  // SQLite's own default threshold
+
+  static int on_wal_commit(void* self, sqlite3* /*db*/, const char* /*name*/, int pages) {
+    auto* p = static_cast<impl*>(self);
+    if (pages >= checkpoint_pages) {
+      {
+        const std::lock_guard<std::mutex> lock(p->checkpoint_mutex);
+        p->checkpoint_due = true;
+      }
+      p->checkpoint_wanted.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  void checkpoint_loop() {
+    std::unique_lock<std::mutex> lock(checkpoint_mutex);
+    while (true) {
+      checkpoint_wanted.wait(lock, [&] { return checkpoint_stopping || checkpoint_due; });
+      if (checkpoint_stopping) return;
+      checkpoint_due = false;
+      lock.unlock();
+      (void)sqlite3_wal_checkpoint_v2(checkpointer.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      lock.lock();
+    }
+  }
+
   [[nodiscard]] std::int64_t now_ms() const { return to_ms(time->now()); }
   std::uint64_t new_token() {
     std::uint64_t t = 0;
@@ -234,19 +269,27 @@ struct sqlite_store::impl {
   // Runs a batch in one transaction: one fsync for all of it. Each write has its own savepoint,
   // so one failing write does not undo the others.
   std::optional<error> commit(const std::vector<std::shared_ptr<write_op>>& batch) {
-    if (status st = writer.exec("BEGIN IMMEDIATE"); !st) return st.error();
+    if (status st = run_prepared("BEGIN IMMEDIATE"); !st) return st.error();
     for (const auto& op : batch) {
-      (void)writer.exec("SAVEPOINT w");
-      if (!op->run(*this)) (void)writer.exec("ROLLBACK TO w");
-      (void)writer.exec("RELEASE w");
+      (void)run_prepared("SAVEPOINT w");
+      if (!op->run(*this)) (void)run_prepared("ROLLBACK TO w");
+      (void)run_prepared("RELEASE w");
     }
-    if (status st = writer.exec("COMMIT"); !st) {
+    if (status st = run_prepared("COMMIT"); !st) {
       (void)writer.exec("ROLLBACK");
       return st.error();
     }
     commits.fetch_add(1, std::memory_order_relaxed);
     writes.fetch_add(batch.size(), std::memory_order_relaxed);
     return std::nullopt;
+  }
+
+  // Runs a cached statement on the writer (sqlite3_exec would compile it every time).
+  status run_prepared(const char* sql) {
+    auto s = writer.prepare(sql);
+    if (!s) return s.error();
+    if (auto r = s->run(sql); !r) return r.error();
+    return {};
   }
 
   // Runs a read on the reader connection.
@@ -286,7 +329,11 @@ result<std::shared_ptr<sqlite_store>> sqlite_store::open(sqlite_options options,
   if (status st = p->writer.exec(schema); !st) return st.error();
   if (status st = p->reader.open(p->options.path, SQLITE_OPEN_READONLY); !st) return st.error();
   sqlite3_busy_timeout(p->reader.handle(), static_cast<int>(p->options.busy_timeout.count()));
+  if (status st = p->checkpointer.open(p->options.path, SQLITE_OPEN_READWRITE); !st) return st.error();
+  sqlite3_busy_timeout(p->checkpointer.handle(), static_cast<int>(p->options.busy_timeout.count()));
   impl* raw = p.get();
+  sqlite3_wal_hook(raw->writer.handle(), &impl::on_wal_commit, raw);
+  raw->checkpoint_thread = std::thread([raw] { raw->checkpoint_loop(); });
   raw->writer_thread = std::thread([raw] { raw->write_loop(); });
   return std::shared_ptr<sqlite_store>(new sqlite_store(std::move(p)));
 }
@@ -300,6 +347,12 @@ sqlite_store::~sqlite_store() {
   }
   impl_->queued.notify_all();
   impl_->writer_thread.join();  // commits what was queued before returning
+  {
+    const std::lock_guard<std::mutex> lock(impl_->checkpoint_mutex);
+    impl_->checkpoint_stopping = true;
+  }
+  impl_->checkpoint_wanted.notify_all();
+  impl_->checkpoint_thread.join();
 }
 
 sqlite_store::commit_stats sqlite_store::stats() const {
@@ -365,20 +418,27 @@ status sqlite_store::release(std::string_view key, std::uint64_t token) {
 result<offer_state> sqlite_store::offer(const inbox_record& rec) {
   return impl_->write<offer_state>([&rec](impl& self) -> result<offer_state> {
     const std::int64_t now = self.now_ms();
-    {  // a done key past its retention is forgotten, even before purge_expired() runs
-      auto s = self.writer.prepare("DELETE FROM hookrx_inbox WHERE key = ?1 AND state = ?2 AND expires_at <= ?3");
+    const auto insert = [&]() -> result<std::size_t> {
+      auto s = self.writer.prepare(
+          "INSERT INTO hookrx_inbox (key, provider, event_name, body, headers, received_at, state, next_attempt_at) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (key) DO NOTHING");
       if (!s) return s.error();
-      s->bind(1, rec.key).bind(2, std::int64_t{done}).bind(3, now);
-      if (auto r = s->run("offer"); !r) return r.error();
-    }
-    auto s = self.writer.prepare(
-        "INSERT INTO hookrx_inbox (key, provider, event_name, body, headers, received_at, state, next_attempt_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (key) DO NOTHING");
+      s->bind(1, rec.key).bind(2, static_cast<std::int64_t>(rec.source)).bind(3, rec.event_name);
+      s->bind_blob(4, rec.body).bind(5, rec.headers).bind(6, to_ms(rec.received_at));
+      s->bind(7, std::int64_t{queued}).bind(8, now);
+      return s->run("offer");
+    };
+    auto inserted = insert();
+    if (!inserted) return inserted.error();
+    if (*inserted == 1) return offer_state::queued;
+    // The key is known. A done key past its retention is forgotten even before purge_expired().
+    auto s = self.writer.prepare("DELETE FROM hookrx_inbox WHERE key = ?1 AND state = ?2 AND expires_at <= ?3");
     if (!s) return s.error();
-    s->bind(1, rec.key).bind(2, static_cast<std::int64_t>(rec.source)).bind(3, rec.event_name);
-    s->bind_blob(4, rec.body).bind(5, rec.headers).bind(6, to_ms(rec.received_at));
-    s->bind(7, std::int64_t{queued}).bind(8, now);
-    auto inserted = s->run("offer");
+    s->bind(1, rec.key).bind(2, std::int64_t{done}).bind(3, now);
+    auto forgotten = s->run("offer");
+    if (!forgotten) return forgotten.error();
+    if (*forgotten == 0) return offer_state::duplicate;
+    inserted = insert();
     if (!inserted) return inserted.error();
     return *inserted == 1 ? offer_state::queued : offer_state::duplicate;
   });
