@@ -7,6 +7,8 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <thread>
 
 namespace hookrx::detail {
@@ -38,12 +40,17 @@ bool compute(evp_mac_ctx_st* ctx, std::string_view data, digest& out) noexcept {
   return EVP_MAC_final(ctx, out.data(), &len, out.size()) == 1 && len == out.size();
 }
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+// Hex digit values by byte, 0x80 for anything that is not a hex digit (either case).
+constexpr std::array<std::uint8_t, 256> hex_values = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (auto& v : t) v = 0x80;
+  for (int c = 0; c < 10; ++c) t[static_cast<std::size_t>('0' + c)] = static_cast<std::uint8_t>(c);
+  for (int c = 0; c < 6; ++c) {
+    t[static_cast<std::size_t>('a' + c)] = static_cast<std::uint8_t>(10 + c);
+    t[static_cast<std::size_t>('A' + c)] = static_cast<std::uint8_t>(10 + c);
+  }
+  return t;
+}();
 
 }  // namespace
 
@@ -169,14 +176,15 @@ int token_set::find(std::string_view candidate) const noexcept {
 
 bool decode_hex_digest(std::string_view hex, digest& out) noexcept {
   if (hex.size() != 2 * out.size()) return false;
-  bool ok = true;
+  // Branch-free: every digit is looked up, and a non-digit's 0x80 survives in `bad`.
+  unsigned bad = 0;
   for (std::size_t i = 0; i < out.size(); ++i) {
-    const int hi = hex_value(hex[2 * i]);
-    const int lo = hex_value(hex[2 * i + 1]);
-    ok = ok && hi >= 0 && lo >= 0;
-    out[i] = static_cast<unsigned char>(((hi & 0xF) << 4) | (lo & 0xF));
+    const unsigned hi = hex_values[static_cast<unsigned char>(hex[2 * i])];
+    const unsigned lo = hex_values[static_cast<unsigned char>(hex[2 * i + 1])];
+    bad |= hi | lo;
+    out[i] = static_cast<unsigned char>((hi << 4) | (lo & 0xF));
   }
-  return ok;
+  return (bad & 0x80) == 0;
 }
 
 std::string sha256_hex(std::string_view data) {

@@ -7,6 +7,7 @@ constexpr char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_c
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
+  if (a == b) return true;  // the common case: senders use the canonical spelling
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (lower(a[i]) != lower(b[i])) return false;
   }

@@ -50,7 +50,6 @@ hookrx::inbox_record record(std::string key, std::string body = R"({"event":"x"}
 
 }  // namespace
 
-#if __has_include("conformance_cases.hpp")
 struct store_fixture {
   static constexpr const char* backend = "sqlite";
   temp_db db;
@@ -60,7 +59,6 @@ struct store_fixture {
   std::shared_ptr<hookrx::inbox_store> inbox = store;
 };
 #include "conformance_cases.hpp"
-#endif
 
 TEST_SUITE("sqlite store") {
   TEST_CASE("queued deliveries survive closing and reopening the database") {
