@@ -31,14 +31,16 @@
 //   in_progress: both are allowed, and the store must stay consistent either way.
 // - Inbox: ids are positive, increase in offer order and are never reused (not even after purge).
 //   A fresh entry is due at once (next_attempt_at = now at offer). lease() hands out entries by due
-//   time, then by id, counts the attempt, and gives a non-zero token (entries of one batch may share
-//   it) and lease_until = now + lease. A token that does not hold the entry's current lease fails
-//   ack/retry_at/dead_letter/release with errc::in_progress while the entry exists (also once it is
-//   queued, done or dead); an unknown id fails with in_progress or not_found. A done key past its
-//   retention is new to offer() even before purge_expired(), which then deletes the entry (get()
-//   answers nullopt). last_error survives later leases and replay. Dead entries keep their body
-//   and attempts; replay() makes them queued, due now, attempts 0. Acked entries keep their key;
-//   the body may be dropped.
+//   time, then by id, never more than `max` (0 gives none), counts the attempt, and gives a non-zero
+//   token (entries of one batch may share it) and lease_until = now + lease, which get() also shows.
+//   release() makes the entry due at the moment of release, with one attempt fewer. list() returns
+//   entries by ascending id; `queued` includes entries waiting for a retry. A token that does not
+//   hold the entry's current lease fails ack/retry_at/dead_letter/release with errc::in_progress
+//   while the entry exists (also once it is queued, done or dead); an unknown id fails with
+//   in_progress or not_found (replay: not_found). A done key past its retention is new to offer()
+//   even before purge_expired(), which then deletes the entry (get() answers nullopt). last_error
+//   survives later leases and replay. Dead entries keep their body and attempts; replay() makes
+//   them queued, due now, attempts 0. Acked entries keep their key; the body may be dropped.
 #pragma once
 
 #include <doctest/doctest.h>
