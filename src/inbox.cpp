@@ -1,5 +1,6 @@
 #include "hookrx/inbox.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -73,7 +74,18 @@ class task_pool {
 struct dedup_acceptor::impl {
   std::shared_ptr<dedup_store> store;
   dedup_options options;
+  std::shared_ptr<const clock> time;
+  std::atomic<time_point::rep> next_purge{0};
   std::unique_ptr<task_pool> pool;  // only with a deadline
+
+  // One caller in each purge_interval purges expired keys, so that a dedup-only store does not grow.
+  void purge_if_due() {
+    const time_point now = time->now();
+    time_point::rep due = next_purge.load(std::memory_order_relaxed);
+    if (now.time_since_epoch().count() < due) return;
+    const time_point::rep next = (now + options.purge_interval).time_since_epoch().count();
+    if (next_purge.compare_exchange_strong(due, next, std::memory_order_relaxed)) (void)store->purge_expired();
+  }
 
   // Marks the key done or gives it back, once the handlers have finished.
   void settle(const std::string& key, std::uint64_t token, const status& outcome) const {
@@ -87,10 +99,12 @@ struct dedup_acceptor::impl {
   }
 };
 
-dedup_acceptor::dedup_acceptor(std::shared_ptr<dedup_store> store, dedup_options options)
+dedup_acceptor::dedup_acceptor(std::shared_ptr<dedup_store> store, dedup_options options,
+                               std::shared_ptr<const clock> time)
     : impl_(std::make_unique<impl>()) {
   impl_->store = std::move(store);
   impl_->options = options;
+  impl_->time = std::move(time);
   if (options.deadline.count() > 0)
     impl_->pool = std::make_unique<task_pool>(std::max<std::size_t>(1, options.handler_threads));
 }
@@ -98,6 +112,7 @@ dedup_acceptor::dedup_acceptor(std::shared_ptr<dedup_store> store, dedup_options
 dedup_acceptor::~dedup_acceptor() = default;
 
 result<disposition> dedup_acceptor::accept(event&& ev, const request_view& /*request*/, const dispatcher& handlers) {
+  impl_->purge_if_due();
   const result<claim> c = impl_->store->try_claim(ev.key(), impl_->options.lease);
   if (!c) return as_store_error(c.error());
   if (c->state == claim_state::done) return disposition::duplicate;

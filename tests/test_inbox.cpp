@@ -345,6 +345,36 @@ TEST_SUITE("dedup acceptor") {
     CHECK(calls == 2);
   }
 
+  TEST_CASE("synchronous mode purges keys past their retention, so the dedup table does not grow") {
+    temp_db db;
+    auto clock = std::make_shared<hookrx::manual_clock>();
+    hookrx::sqlite_options so;
+    so.path = db.path();
+    auto opened = hookrx::sqlite_store::open(so, clock);
+    REQUIRE(opened.has_value());
+    hookrx::receiver rx = inbox_setup::make_receiver();
+    hookrx::dedup_options options;
+    options.retention = std::chrono::hours(1);
+    options.purge_interval = std::chrono::minutes(10);
+    rx.accept_with(std::make_shared<hookrx::dedup_acceptor>(*opened, options, clock));
+    const auto rows = [&] {
+      sqlite3* raw = nullptr;
+      REQUIRE(sqlite3_open(db.path().c_str(), &raw) == SQLITE_OK);
+      sqlite3_stmt* s = nullptr;
+      REQUIRE(sqlite3_prepare_v2(raw, "SELECT count(*) FROM hookrx_dedup", -1, &s, nullptr) == SQLITE_OK);
+      REQUIRE(sqlite3_step(s) == SQLITE_ROW);
+      const auto n = sqlite3_column_int64(s, 0);
+      sqlite3_finalize(s);
+      sqlite3_close(raw);
+      return n;
+    };
+    for (int i = 0; i < 5; ++i) CHECK(rx.handle(delivery("doc_p" + std::to_string(i)).view()).status == 200);
+    CHECK(rows() == 5);
+    clock->advance(std::chrono::minutes(61));
+    CHECK(rx.handle(delivery("doc_new").view()).status == 200);  // past the interval: purges first
+    CHECK(rows() == 1);
+  }
+
   TEST_CASE("past the deadline the answer is 500, the claim holds until the handler finishes") {
     hookrx::dedup_options options;
     options.deadline = 50ms;

@@ -44,12 +44,15 @@ struct dedup_options {
   std::chrono::milliseconds deadline{std::chrono::seconds(5)};
   /// Threads that run handlers when a deadline is set.
   std::size_t handler_threads = 8;
+  /// How often expired keys are purged from the store (on the next delivery after that).
+  std::chrono::milliseconds purge_interval{std::chrono::minutes(10)};
 };
 
 /// Synchronous mode: dedup claim -> handlers -> complete (or release and 5xx).
 class dedup_acceptor final : public acceptor {
  public:
-  explicit dedup_acceptor(std::shared_ptr<dedup_store> store, dedup_options options = {});
+  explicit dedup_acceptor(std::shared_ptr<dedup_store> store, dedup_options options = {},
+                          std::shared_ptr<const clock> time = system_clock());
   ~dedup_acceptor() override;
   dedup_acceptor(const dedup_acceptor&) = delete;
   dedup_acceptor& operator=(const dedup_acceptor&) = delete;

@@ -63,6 +63,9 @@ class dedup_store {
                                         std::chrono::milliseconds retention) = 0;
   /// Gives a claim up so that the next try_claim() wins it. A stale token is a no-op.
   [[nodiscard]] virtual status release(std::string_view key, std::uint64_t token) = 0;
+  /// Forgets keys whose retention (or claim) has ended; returns how many. Stores that expire keys
+  /// by themselves (Redis TTLs) have nothing to do.
+  [[nodiscard]] virtual result<std::size_t> purge_expired() { return std::size_t{0}; }
 };
 
 /// A delivery as the inbox keeps it.
@@ -123,7 +126,8 @@ class inbox_store {
   /// Return a lease unprocessed (shutdown): queued again at once, the attempt not counted.
   [[nodiscard]] virtual status release(std::int64_t id, std::uint64_t token) = 0;
   // ack, retry_at, dead_letter and release fail with errc::in_progress when `token` no longer owns
-  // the entry (its lease ran out and another worker leased it).
+  // the entry (its lease ran out and another worker leased it), and may fail with errc::not_found
+  // for an id that does not exist. Ids increase in offer order and are never reused.
 
   /// Entries in `state`, by id, after `after_id`, at most `limit`.
   [[nodiscard]] virtual result<std::vector<inbox_entry>> list(entry_state state, std::size_t limit,
@@ -133,7 +137,8 @@ class inbox_store {
   /// Queue a dead-lettered entry again, due now, with its attempts reset. errc::not_found when
   /// there is no dead entry with that id.
   [[nodiscard]] virtual status replay(std::int64_t id) = 0;
-  /// Forgets done keys whose retention has ended; returns how many.
+  /// Forgets done keys whose retention has ended; returns how many. (A store with both roles
+  /// implements one purge_expired() for both.)
   [[nodiscard]] virtual result<std::size_t> purge_expired() = 0;
 };
 
