@@ -219,6 +219,13 @@ struct inbox::impl {
           (void)store->release((*leased)[j].id, (*leased)[j].lease_token);
         break;
       }
+      // A batch's entries share one lease, and they run one after another: when the handlers
+      // before this one took so long that its lease ran out, another worker may hold it now.
+      // Running it here too would run it twice; it is due again, so whoever leases it next runs it.
+      if (time->now() >= (*leased)[i].lease_until) {
+        ++pass.expired;
+        continue;
+      }
       process((*leased)[i], pass);
     }
     return pass;
@@ -239,7 +246,7 @@ struct inbox::impl {
     while (!stop_requested()) {
       purge_if_due();
       const result<inbox_pass> pass = process_due();
-      const bool busy = pass && (pass->handled + pass->retried + pass->dead_lettered) > 0;
+      const bool busy = pass && (pass->handled + pass->retried + pass->dead_lettered + pass->expired) > 0;
       if (busy) continue;
       // Idle (or the store is down): wait for a new offer or the next poll.
       std::unique_lock<std::mutex> lock(mutex);

@@ -217,6 +217,35 @@ TEST_SUITE("inbox") {
     CHECK(attempts == std::vector<int>{2});
   }
 
+  TEST_CASE("an entry whose batch lease ran out before its turn is left to the worker that holds it now") {
+    hookrx::inbox_options options;
+    options.lease = 60s;
+    options.batch = 16;
+    inbox_setup s(options);
+    // A second worker on the same store (another inbox, as in another process).
+    auto other = hookrx::inbox::create(s.store, s.rx.handlers(), options, s.clock, [] { return 0.5; });
+    std::multiset<std::string> runs;
+    bool slow_first = true;
+    s.rx.on<hookrx::document_completed>([&](const hookrx::document_completed& d) {
+      runs.insert(d.document_id);
+      if (slow_first) {  // worker A's first handler outlasts the batch's lease ...
+        slow_first = false;
+        s.clock->advance(90s);
+        auto taken = other->process_due();  // ... and worker B leases the whole batch again
+        REQUIRE(taken.has_value());
+        CHECK(taken->handled == 4);
+      }
+    });
+    for (const char* id : {"doc_a", "doc_b", "doc_c", "doc_d"}) REQUIRE(s.rx.handle(delivery(id).view()).status == 202);
+    const hookrx::inbox_pass pass = s.run();  // worker A
+    // A's own first handler ran past its lease: that one ran twice (the documented limit: a lease
+    // must outlast the handler). The rest of A's batch was not started, so it ran once, in B.
+    CHECK(pass.handled == 0);  // A's ack of doc_a lost to B's lease
+    CHECK(pass.expired == 3);
+    CHECK(runs.count("doc_a") == 2);
+    for (const char* id : {"doc_b", "doc_c", "doc_d"}) CHECK(runs.count(id) == 1);
+  }
+
   TEST_CASE("the inbox keeps the listed headers and never a credential") {
     inbox_setup s;
     REQUIRE(s.rx.handle(delivery("doc_h").view()).status == 202);

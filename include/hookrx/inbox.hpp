@@ -67,7 +67,9 @@ class dedup_acceptor final : public acceptor {
 
 struct inbox_options {
   std::size_t workers = 2;
-  /// Entries one worker leases at a time.
+  /// Entries one worker leases at a time. They share one lease and run one after another, so
+  /// `lease` should exceed `batch` times the slowest handler; an entry whose lease ran out before
+  /// its turn is skipped (and handled by whoever leases it next), never run twice.
   std::size_t batch = 16;
   /// How long a leased entry is a worker's before another may take it (crash recovery).
   std::chrono::milliseconds lease{std::chrono::minutes(5)};
@@ -88,6 +90,7 @@ struct inbox_pass {
   std::size_t handled = 0;        ///< handlers succeeded; acknowledged
   std::size_t retried = 0;        ///< handlers failed; queued again with backoff
   std::size_t dead_lettered = 0;  ///< failed the last attempt
+  std::size_t expired = 0;        ///< not run: the batch's lease ran out before its turn
 };
 
 class inbox {
