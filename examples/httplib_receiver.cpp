@@ -1,0 +1,138 @@
+// examples/httplib_receiver.cpp: hookrx's sample receiver, a PerfectParser webhook endpoint on
+// cpp-httplib.
+//
+//   HOOKRX_PP_SIGNING_SECRET=wh_sec_... ./httplib_receiver        # or HOOKRX_PP_SIGNING_SECRET_FILE=path
+//   HOOKRX_PORT (default 8080) and HOOKRX_BIND (default 127.0.0.1) choose where it listens.
+//
+// Serves POST /webhooks/perfectparser, logs one line per delivery to stderr (the idempotency key
+// and outcome, or the error code: never a secret), and stops cleanly on SIGINT or SIGTERM.
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include <httplib.h>
+
+#include "hookrx/hookrx.hpp"
+#include "hookrx/httplib.hpp"
+
+namespace {
+
+std::optional<std::string> signing_secret() {
+  if (const char* s = std::getenv("HOOKRX_PP_SIGNING_SECRET"); s != nullptr && *s != '\0') return std::string(s);
+  const char* file = std::getenv("HOOKRX_PP_SIGNING_SECRET_FILE");
+  if (file == nullptr || *file == '\0') return std::nullopt;
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string secret = text.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
+  if (!in || secret.empty()) return std::nullopt;
+  return secret;
+}
+
+std::string env_or(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return (v != nullptr && *v != '\0') ? v : fallback;
+}
+
+// The key of the event being handled on this thread (handlers run inline, on the server thread
+// that answers the request), for the log line the server's logger writes after the answer.
+thread_local std::string current_key;
+
+// "processed", "test_delivery", ... or the error code, from the core's JSON answer.
+std::string_view outcome(std::string_view body) {
+  for (std::string_view field : {std::string_view(R"("code":")"), std::string_view(R"("status":")")}) {
+    if (auto at = body.find(field); at != std::string_view::npos) {
+      body.remove_prefix(at + field.size());
+      return body.substr(0, body.find('"'));
+    }
+  }
+  return "?";
+}
+
+}  // namespace
+
+int main() {
+  const std::optional<std::string> secret = signing_secret();
+  if (!secret) {
+    std::cerr << "httplib_receiver: set HOOKRX_PP_SIGNING_SECRET or HOOKRX_PP_SIGNING_SECRET_FILE\n";
+    return 2;
+  }
+  const std::string bind = env_or("HOOKRX_BIND", "127.0.0.1");
+  const int port = std::atoi(env_or("HOOKRX_PORT", "8080").c_str());
+  if (port <= 0 || port > 65535) {
+    std::cerr << "httplib_receiver: HOOKRX_PORT must be a port number\n";
+    return 2;
+  }
+
+  hookrx::perfectparser_credentials creds;
+  creds.signing_secrets = {*secret};
+  auto rx = hookrx::receiver::create(std::move(creds));
+  if (!rx) {
+    std::cerr << "httplib_receiver: " << rx.error().message() << '\n';
+    return 2;
+  }
+  rx->on<hookrx::document_completed>([](const hookrx::document_completed& doc) {
+    // Business logic goes here; make it idempotent by the event's key.
+    static_cast<void>(doc);
+  });
+  rx->on_any([](const hookrx::event& ev) { current_key = ev.key(); });
+
+  // Block SIGINT/SIGTERM before any thread starts, so that every thread inherits the mask and
+  // only the waiter below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  httplib::Server server;
+  server.new_task_queue = [] { return new httplib::ThreadPool(16); };  // one thread per keep-alive connection
+  server.set_keep_alive_max_count(100);  // httplib closes a kept-alive connection after 5 requests by default
+  server.set_socket_options([](socket_t sock) {
+    // httplib sets only SO_REUSEPORT; without SO_REUSEADDR a restart fails while the last run's
+    // connections linger in TIME_WAIT.
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  hookrx::mount(server, "/webhooks/perfectparser", *rx);
+  server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    if (req.path != "/webhooks/perfectparser") return;
+    std::cerr << "delivery from " << req.remote_addr << ": " << res.status << ' ' << outcome(res.body)
+              << (current_key.empty() ? "" : " key=") << current_key << '\n';
+    current_key.clear();
+  });
+
+  std::atomic<bool> listening_done{false};
+  std::thread waiter([&] {
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    if (listening_done) return;
+    // A signal that arrives before the accept loop runs would make stop() a no-op: wait for it.
+    while (!server.is_running() && !listening_done) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    server.stop();
+  });
+
+  std::cerr << "httplib_receiver: listening on " << bind << ':' << port << " POST /webhooks/perfectparser\n";
+  const bool ok = server.listen(bind, port);
+  listening_done = true;
+  pthread_kill(waiter.native_handle(), SIGTERM);  // wakes the waiter if no signal came (bind failed)
+  waiter.join();
+  if (!ok) {
+    std::cerr << "httplib_receiver: cannot listen on " << bind << ':' << port << '\n';
+    return 1;
+  }
+  std::cerr << "httplib_receiver: stopped\n";
+  return 0;
+}

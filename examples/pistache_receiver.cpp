@@ -1,0 +1,43 @@
+// examples/pistache_receiver.cpp: a PerfectParser webhook endpoint on Pistache (hookrx::pistache).
+//   HOOKRX_PP_SIGNING_SECRET=wh_sec_... ./pistache_receiver   (POST http://127.0.0.1:8080/webhooks/perfectparser)
+#include <signal.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include "hookrx/hookrx.hpp"
+#include "hookrx/pistache.hpp"
+
+int main() {
+  auto fail = [](const std::string& why) {
+    std::cerr << why << '\n';
+    return 1;
+  };
+  const char* secret = std::getenv("HOOKRX_PP_SIGNING_SECRET");
+  if (secret == nullptr) return fail("set HOOKRX_PP_SIGNING_SECRET");
+  hookrx::perfectparser_credentials creds;
+  creds.signing_secrets = {secret};
+  auto rx = hookrx::receiver::create(std::move(creds));
+  if (!rx) return fail(rx.error().message());
+  rx->on<hookrx::document_completed>([](const hookrx::document_completed& doc, const hookrx::delivery_context& ctx) {
+    std::cerr << ctx.key() << ": " << doc.status << '\n';  // your idempotent business logic
+  });
+
+  sigset_t stop;  // blocked before the server's threads start, so they inherit the mask
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  Pistache::Http::Endpoint endpoint(Pistache::Address(Pistache::Ipv4::loopback(), Pistache::Port(8080)));
+  using Pistache::Tcp::Options;  // options(): maxRequestSize from the body cap
+  endpoint.init(hookrx::pistache_adapter::options(*rx).threads(4).flags(Options::NoDelay | Options::ReuseAddr));
+  Pistache::Rest::Router router;
+  hookrx::mount(router, "/webhooks/perfectparser", *rx);
+  endpoint.setHandler(router.handler());
+  endpoint.serveThreaded();
+  int signal_number = 0;
+  sigwait(&stop, &signal_number);
+  endpoint.shutdown();
+}

@@ -1,0 +1,93 @@
+// The adapter suite against hookrx::beast_adapter::listener (Boost.Beast).
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#define HOOKRX_ADAPTER_NAME "beast"
+#include "adapter_suite.hpp"
+
+#include "hookrx/beast.hpp"
+
+namespace hookrx_adapter_test {
+
+const server_traits traits{};
+
+namespace {
+
+class beast_server final : public running_server {
+ public:
+  beast_server(const hookrx::receiver& rx, const std::string& route) {
+    hookrx::beast_adapter::listener::options opts;
+    opts.address = "127.0.0.1";
+    opts.port = 0;
+    opts.threads = 2;
+    auto l = hookrx::beast_adapter::listener::start(rx, route, opts);
+    if (!l) throw std::runtime_error(l.error().message());
+    listener_ = std::move(l).value();
+  }
+  [[nodiscard]] std::uint16_t port() const override { return listener_->port(); }
+  [[nodiscard]] const hookrx::beast_adapter::listener& listener() const { return *listener_; }
+
+ private:
+  std::unique_ptr<hookrx::beast_adapter::listener> listener_;
+};
+
+}  // namespace
+
+std::unique_ptr<running_server> start_server(const hookrx::receiver& rx, const std::string& route) {
+  return std::make_unique<beast_server>(rx, route);
+}
+
+}  // namespace hookrx_adapter_test
+
+TEST_SUITE("beast adapter") {
+  TEST_CASE_FIXTURE(hookrx_adapter_test::fixture,
+                    "the listener accepts one connection for a keep-alive client's deliveries") {
+    const auto& l = dynamic_cast<const hookrx_adapter_test::beast_server&>(*server).listener();
+    auto c = client();
+    std::uint64_t after_first = 0;
+    for (int i = 0; i < 3; ++i) {
+      const std::string body = hookrx_adapter_test::document_event("doc_" + std::to_string(i));
+      auto res = c->Post(std::string(hookrx_adapter_test::webhook_path),
+                         {{"X-PerfectParser-Signature", hookrx_adapter_test::sign(body)}}, body, "application/json");
+      REQUIRE(res);
+      CHECK(res->status == 200);
+      // Answered, so accepted: so was every connection queued before it (the readiness probe).
+      if (i == 0) after_first = l.connections_accepted();
+    }
+    CHECK(l.connections_accepted() == after_first);
+    CHECK(documents == 3);
+  }
+
+  TEST_CASE_FIXTURE(hookrx_adapter_test::fixture, "the listener answers 404 off the route and 405 for other methods") {
+    auto c = client();
+    auto off = c->Post("/elsewhere", "{}", "application/json");
+    REQUIRE(off);
+    CHECK(off->status == 404);
+    auto get = c->Get(std::string(hookrx_adapter_test::webhook_path));
+    REQUIRE(get);
+    CHECK(get->status == 405);
+    CHECK(get->get_header_value("Allow") == "POST");
+  }
+
+  TEST_CASE_FIXTURE(hookrx_adapter_test::fixture,
+                    "a declared body over the cap is refused before it is read, and the connection closed") {
+    // Headers only: the body is never sent. Beast's body limit trips on Content-Length alone.
+    hookrx_adapter_test::raw_connection conn(server->port());
+    conn.send_all(
+        "POST /webhooks/perfectparser HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Content-Length: 1000000\r\nX-PerfectParser-Signature: " +
+        std::string(64, '0') + "\r\n\r\n");
+    const auto reply = conn.read_reply();
+    CHECK(reply.status == 413);
+    CHECK(reply.header("connection") == "close");
+    CHECK(reply.body.find("body_too_large") != std::string::npos);
+    CHECK(documents == 0);
+  }
+
+  TEST_CASE("a listener that cannot bind reports why instead of throwing") {
+    auto rx = hookrx_adapter_test::fixture::make_receiver();
+    hookrx::beast_adapter::listener::options opts;
+    opts.address = "not-an-address";
+    auto l = hookrx::beast_adapter::listener::start(rx, "/x", opts);
+    REQUIRE_FALSE(l);
+    CHECK(l.error().code() == hookrx::errc::invalid_config);
+  }
+}
