@@ -7,8 +7,8 @@
 //
 // Inbox backends (memory, SQLite, PostgreSQL) are measured as the asynchronous receiver: each
 // delivery is stored durably before it is answered 202, workers not started (the benchmark is the
-// acknowledgement path). Redis, dedup only, is measured as the synchronous receiver with an empty
-// handler: claim, handler, complete. Every delivery is new (distinct keys), 1 KiB, signed.
+// acknowledgement path). Redis (dedup only) and memory also run as the synchronous receiver with an
+// empty handler: claim, handler, complete. Every delivery is new (distinct keys), 1 KiB, signed.
 #include <openssl/hmac.h>
 
 #include <algorithm>
@@ -160,6 +160,14 @@ int main(int argc, char** argv) {
   if (wanted("memory")) {
     bench_inbox(
         "memory", [] { return hookrx::memory_store::create(); }, deliveries * 5);
+    for (int senders : {1, 8, 64}) {  // the synchronous mode: claim, empty handler, complete
+      hookrx::receiver rx = make_receiver();
+      hookrx::dedup_options sync;
+      sync.deadline = std::chrono::milliseconds(0);
+      rx.accept_with(std::make_shared<hookrx::dedup_acceptor>(hookrx::memory_store::create(), sync));
+      report("memory", senders, run(rx, senders, deliveries * 5, "sync" + std::to_string(senders), 200),
+             "synchronous dedup");
+    }
   }
   if (wanted("sqlite")) {
     const auto dir = std::filesystem::temp_directory_path() / "hookrx-bench-stores";
