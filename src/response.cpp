@@ -53,7 +53,7 @@ void append_json_string(std::string& out, std::string_view s) {
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+          (void)std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
           out += buf;
         } else {
           out += c;
@@ -110,7 +110,7 @@ response make_response(const result<disposition>& outcome) {
   if (outcome) {
     r.status = *outcome == disposition::queued ? 202 : 200;
     r.body.reserve(32);
-    r.body += "{\"status\":\"";
+    r.body += R"({"status":")";
     r.body += to_string(*outcome);
     r.body += "\"}";
     return r;
@@ -118,9 +118,9 @@ response make_response(const result<disposition>& outcome) {
   const error& e = outcome.error();
   r.status = http_status(e.code());
   r.body.reserve(128);
-  r.body += "{\"error\":{\"code\":";
+  r.body += R"({"error":{"code":)";
   append_json_string(r.body, to_string(e.code()));
-  r.body += ",\"message\":";
+  r.body += R"(,"message":)";
   append_json_string(r.body, detail_is_private(e.code()) ? std::string(default_message(e.code())) : e.message());
   r.body += "}}";
   return r;

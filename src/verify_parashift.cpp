@@ -58,7 +58,7 @@ std::optional<detail::ip_address> parashift_verifier::impl::client_address(const
   return client;
 }
 
-result<parashift_verifier> parashift_verifier::create(parashift_credentials credentials) {
+result<parashift_verifier> parashift_verifier::create(const parashift_credentials& credentials) {
   if (credentials.headers.empty() && !credentials.allow_unauthenticated) {
     return error(errc::invalid_config,
                  "no credential header configured; configure one (e.g. Authorization), or set "

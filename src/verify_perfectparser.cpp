@@ -12,7 +12,7 @@ struct perfectparser_verifier::impl {
   std::optional<detail::token_set> statics;     // set when static secrets are configured
 };
 
-result<perfectparser_verifier> perfectparser_verifier::create(perfectparser_credentials credentials) {
+result<perfectparser_verifier> perfectparser_verifier::create(const perfectparser_credentials& credentials) {
   if (credentials.signing_secrets.empty() && credentials.static_secrets.empty() && !credentials.allow_unauthenticated) {
     return error(errc::invalid_config,
                  "no signing secret and no static secret configured; configure one, or set "

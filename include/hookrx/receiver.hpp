@@ -58,9 +58,10 @@ class receiver {
   using error_handler = std::function<void(const request_view&, const error&)>;
 
   /// A receiver for PerfectParser deliveries; fails as perfectparser_verifier::create() does.
-  [[nodiscard]] static result<receiver> create(perfectparser_credentials credentials, receiver_options options = {});
+  [[nodiscard]] static result<receiver> create(const perfectparser_credentials& credentials,
+                                               receiver_options options = {});
   /// A receiver for Parashift deliveries; fails as parashift_verifier::create() does.
-  [[nodiscard]] static result<receiver> create(parashift_credentials credentials, receiver_options options = {});
+  [[nodiscard]] static result<receiver> create(const parashift_credentials& credentials, receiver_options options = {});
 
   template <class T, class F>
   receiver& on(F&& fn) {

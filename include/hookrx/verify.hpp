@@ -67,7 +67,7 @@ class perfectparser_verifier {
  public:
   /// Fails with errc::invalid_config when no credential is configured (and allow_unauthenticated
   /// is false), or when a secret is empty or a static secret shorter than 8 characters.
-  [[nodiscard]] static result<perfectparser_verifier> create(perfectparser_credentials credentials);
+  [[nodiscard]] static result<perfectparser_verifier> create(const perfectparser_credentials& credentials);
 
   /// Verifies `request.body()` against its X-PerfectParser-Signature / X-Webhook-Secret headers.
   [[nodiscard]] result<verified> verify(const request_view& request) const;
@@ -87,7 +87,7 @@ class parashift_verifier {
  public:
   /// Fails with errc::invalid_config for a malformed CIDR, an empty accepted value, or no header
   /// check at all without allow_unauthenticated.
-  [[nodiscard]] static result<parashift_verifier> create(parashift_credentials credentials);
+  [[nodiscard]] static result<parashift_verifier> create(const parashift_credentials& credentials);
 
   [[nodiscard]] result<verified> verify(const request_view& request) const;
 
