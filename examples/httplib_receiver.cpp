@@ -25,6 +25,10 @@
 
 #include "hookrx/hookrx.hpp"
 #include "hookrx/httplib.hpp"
+#ifdef HOOKRX_EXAMPLE_HAVE_SQLITE
+#include "hookrx/inbox.hpp"
+#include "hookrx/sqlite_store.hpp"
+#endif
 
 namespace {
 
@@ -87,7 +91,26 @@ int main() {
     // Business logic goes here; make it idempotent by the event's key.
     static_cast<void>(doc);
   });
-  rx->on_any([](const hookrx::event& ev) { current_key = ev.key(); });
+  rx->on_any([](const hookrx::event& ev, const hookrx::delivery_context& ctx) {
+    current_key = ev.key();
+    std::cerr << "handled " << ev.key() << " (attempt " << ctx.attempt << ")\n";
+  });
+
+#ifdef HOOKRX_EXAMPLE_HAVE_SQLITE
+  // The embedded default: each delivery is stored in SQLite (deduplicated by its key) before the
+  // 202, and worker threads run the handlers, retrying with backoff and dead-lettering.
+  hookrx::sqlite_options db;
+  db.path = env_or("HOOKRX_DB", "hookrx.db");
+  auto store = hookrx::sqlite_store::open(db);
+  if (!store) {
+    std::cerr << "httplib_receiver: " << store.error().message() << '\n';
+    return 2;
+  }
+  const std::shared_ptr<hookrx::inbox> box = hookrx::inbox::create(*store, rx->handlers());
+  rx->accept_with(box->acceptor());
+  box->start();
+  std::cerr << "httplib_receiver: inbox in " << db.path << '\n';
+#endif
 
   // Block SIGINT/SIGTERM before any thread starts, so that every thread inherits the mask and
   // only the waiter below receives them.
@@ -133,6 +156,9 @@ int main() {
     std::cerr << "httplib_receiver: cannot listen on " << bind << ':' << port << '\n';
     return 1;
   }
+#ifdef HOOKRX_EXAMPLE_HAVE_SQLITE
+  box->stop();  // lets running handlers finish and returns unstarted leases
+#endif
   std::cerr << "httplib_receiver: stopped\n";
   return 0;
 }

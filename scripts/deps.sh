@@ -11,9 +11,9 @@ set -euo pipefail
 profile=${1:-test}
 
 run_pkgs=(g++ cmake ninja-build pkg-config libssl-dev libsimdjson-dev
-          libcpp-httplib-dev)
+          libcpp-httplib-dev libsqlite3-dev)
 test_pkgs=(doctest-dev libboost-dev libpistache-dev libcivetweb-dev civetweb
-           libsqlite3-dev libpq-dev libhiredis-dev postgresql redis-server libbenchmark-dev)
+           libpq-dev libhiredis-dev postgresql redis-server libbenchmark-dev)
 ci_pkgs=(clang clang-format clang-tidy)
 
 case "$profile" in

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the sample receiver (PerfectParser deliveries on
-# POST http://127.0.0.1:8080/webhooks/perfectparser).
+# POST http://127.0.0.1:8080/webhooks/perfectparser) on its embedded default store: a SQLite
+# inbox in .hookrx/hookrx.db (HOOKRX_DB to choose another file).
 #
 # The signing secret comes from HOOKRX_PP_SIGNING_SECRET, else from the file named by
 # HOOKRX_PP_SIGNING_SECRET_FILE, else from .hookrx/perfectparser_signing_secret, which this script
@@ -23,4 +24,7 @@ if [ -z "${HOOKRX_PP_SIGNING_SECRET:-}" ] && [ -z "${HOOKRX_PP_SIGNING_SECRET_FI
   fi
   export HOOKRX_PP_SIGNING_SECRET_FILE=$PWD/$secret_file
 fi
+# The embedded default store: deliveries are kept here until handled.
+mkdir -p .hookrx
+export HOOKRX_DB=${HOOKRX_DB:-$PWD/.hookrx/hookrx.db}
 exec build-receiver/examples/httplib_receiver
