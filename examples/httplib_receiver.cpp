@@ -68,6 +68,14 @@ std::string_view outcome(std::string_view body) {
 }  // namespace
 
 int main() {
+  // Block SIGINT/SIGTERM before any thread starts (the store's, the inbox's, the server's), so
+  // that every thread inherits the mask and only the waiter below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
   const std::optional<std::string> secret = signing_secret();
   if (!secret) {
     std::cerr << "httplib_receiver: set HOOKRX_PP_SIGNING_SECRET or HOOKRX_PP_SIGNING_SECRET_FILE\n";
@@ -108,17 +116,12 @@ int main() {
   }
   const std::shared_ptr<hookrx::inbox> box = hookrx::inbox::create(*store, rx->handlers());
   rx->accept_with(box->acceptor());
-  box->start();
   std::cerr << "httplib_receiver: inbox in " << db.path << '\n';
 #endif
 
-  // Block SIGINT/SIGTERM before any thread starts, so that every thread inherits the mask and
-  // only the waiter below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+#ifdef HOOKRX_EXAMPLE_HAVE_SQLITE
+  box->start();
+#endif
 
   httplib::Server server;
   server.new_task_queue = [] { return new httplib::ThreadPool(16); };  // one thread per keep-alive connection
