@@ -123,6 +123,12 @@ response plain_status(http::status status, unsigned version, bool keep_alive) {
   return res;
 }
 
+// Each connection's operations run on its own strand. The concrete executor type matters: with
+// beast::tcp_stream (a type-erased any_io_executor) every operation re-wraps the strand on the heap.
+using connection_executor = asio::strand<asio::io_context::executor_type>;
+using stream_type = beast::basic_stream<tcp, connection_executor>;
+using socket_type = stream_type::socket_type;
+
 // Memory for the handlers of one connection's asynchronous operations. Asio 1.74 recycles one
 // block per thread, while Beast's read and write operations nest several: without this, every
 // request would allocate about a dozen times inside Asio. Slots are claimed atomically: a
@@ -163,8 +169,7 @@ class handler_allocator {
   using value_type = T;
   explicit handler_allocator(handler_memory& m) noexcept : memory_(&m) {}
   template <class U>
-  handler_allocator(const handler_allocator<U>& other) noexcept
-      : memory_(other.memory_) {}  // NOLINT(google-explicit-constructor)
+  handler_allocator(const handler_allocator<U>& other) noexcept : memory_(other.memory_) {}
   T* allocate(std::size_t n) { return static_cast<T*>(memory_->allocate(sizeof(T) * n)); }
   void deallocate(T* p, std::size_t /*n*/) noexcept { memory_->deallocate(p); }
   template <class U>
@@ -201,7 +206,7 @@ class with_memory {
 
 class session : public std::enable_shared_from_this<session> {
  public:
-  session(tcp::socket&& socket, listener::impl& owner)
+  session(socket_type&& socket, listener::impl& owner)
       : stream_(std::move(socket)), owner_(owner), peer_(remote_endpoint(stream_.socket())) {}
 
   void run() {
@@ -210,7 +215,7 @@ class session : public std::enable_shared_from_this<session> {
   }
 
  private:
-  static tcp::endpoint remote_endpoint(const tcp::socket& socket) {
+  static tcp::endpoint remote_endpoint(const socket_type& socket) {
     error_code ec;
     tcp::endpoint ep = socket.remote_endpoint(ec);
     return ec ? tcp::endpoint{} : ep;
@@ -275,11 +280,11 @@ class session : public std::enable_shared_from_this<session> {
 
   void do_close() {
     error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.socket().shutdown(socket_type::shutdown_send, ignored);
   }
 
   handler_memory memory_;  // outlives stream_'s operations: declared first, destroyed last
-  beast::tcp_stream stream_;
+  stream_type stream_;
   listener::impl& owner_;
   peer_text peer_;
   beast::flat_buffer buffer_;
@@ -291,7 +296,7 @@ class session : public std::enable_shared_from_this<session> {
 }  // namespace
 
 void listener::impl::do_accept() {
-  acceptor.async_accept(asio::make_strand(io), [this](error_code ec, tcp::socket socket) {
+  acceptor.async_accept(asio::make_strand(io), [this](error_code ec, socket_type socket) {
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
     if (!ec) {
       accepted.fetch_add(1, std::memory_order_relaxed);
