@@ -66,15 +66,25 @@ result<disposition> receiver::receive(const request_view& request) const {
       return error(errc::handler_failed, "a non-standard exception escaped the pipeline");
     }
   }();
-  if (!outcome) {
-    for (const error_handler& h : error_handlers_) {
-      try {
-        h(request, outcome.error());
-      } catch (...) {  // a failing logger must not change the answer
-      }
+  if (!outcome) notify_error(request, outcome.error());
+  return outcome;
+}
+
+response receiver::refuse(const request_view& request, error why) const {
+  if (why.code() == errc::body_too_large && why.detail().empty()) {
+    why = error(errc::body_too_large, "at most " + std::to_string(options_.max_body_bytes) + " bytes");
+  }
+  notify_error(request, why);
+  return make_response(result<disposition>(std::move(why)));
+}
+
+void receiver::notify_error(const request_view& request, const error& e) const {
+  for (const error_handler& h : error_handlers_) {
+    try {
+      h(request, e);
+    } catch (...) {  // a failing logger must not change the answer
     }
   }
-  return outcome;
 }
 
 }  // namespace hookrx

@@ -641,3 +641,26 @@ TEST_SUITE("receiver") {
   }
 
 }  // TEST_SUITE
+
+TEST_SUITE("receiver refusals made by the server") {
+  TEST_CASE("a request the server refused is answered like the core's own refusal and reaches on_error") {
+    hookrx::receiver_options options;
+    options.max_body_bytes = 512;
+    hookrx::receiver rx = pp_receiver(options);
+    std::vector<std::string> seen;
+    rx.on_error([&](const hookrx::request_view& req, const hookrx::error& e) {
+      seen.push_back(std::string(hookrx::to_string(e.code())) + "|" + e.detail() + "|" + std::string(req.peer()));
+    });
+    const hookrx::header_view headers[] = {{"Content-Length", "100000"}};
+    const hookrx::request_view head({}, headers, "198.51.100.4");
+    const hookrx::response res = rx.refuse(head, hookrx::errc::body_too_large);
+    CHECK(res.status == 413);
+    CHECK(parse_error_body(res.body).message.find("at most 512 bytes") != std::string::npos);
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0] == "body_too_large|at most 512 bytes|198.51.100.4");
+
+    const hookrx::response encoded = rx.refuse(head, hookrx::errc::unsupported_content_encoding);
+    CHECK(encoded.status == 415);
+    CHECK(seen.size() == 2);
+  }
+}

@@ -64,14 +64,10 @@ class header_list {
 /// errc::body_too_large when the server's own limit (set from `rx`'s cap) refused the body, or
 /// errc::unsupported_content_encoding when the server transforms such a body before any handler
 /// sees it (httplib parses multipart bodies), so the signed bytes are not at hand. The core decides
-/// the status and body, exactly as for a request it refuses itself.
-///
-/// `head` (headers and peer, no body) is what a core hook for such requests would be given, so
-/// that on_error handlers see these too; until the core has one, the response is made here.
+/// the status and body and tells the on_error handlers, exactly as for a request it refuses itself;
+/// `head` is the request's headers and peer (no body).
 [[nodiscard]] inline response refuse(const receiver& rx, const request_view& head, errc code) {
-  static_cast<void>(rx);
-  static_cast<void>(head);
-  return make_response(result<disposition>(code));
+  return rx.refuse(head, code);
 }
 
 }  // namespace hookrx::adapter_detail

@@ -94,6 +94,10 @@ class receiver {
   [[nodiscard]] result<disposition> receive(const request_view& request) const;
   /// receive() mapped to the response to send.
   [[nodiscard]] response handle(const request_view& request) const { return make_response(receive(request)); }
+  /// For a request the server refused before its body reached the core (the server's own body
+  /// limit, a body it transformed): runs the on_error handlers and returns the response, exactly
+  /// as for a request the core refuses itself. `request` may have no body.
+  [[nodiscard]] response refuse(const request_view& request, error why) const;
 
   [[nodiscard]] provider source() const noexcept;
   [[nodiscard]] const receiver_options& options() const noexcept { return options_; }
@@ -103,6 +107,7 @@ class receiver {
   using verifier = std::variant<perfectparser_verifier, parashift_verifier>;
   receiver(verifier v, receiver_options options);
   [[nodiscard]] result<disposition> run(const request_view& request) const;
+  void notify_error(const request_view& request, const error& e) const;
 
   verifier verifier_;
   receiver_options options_;
