@@ -48,6 +48,10 @@
 #include <openssl/hmac.h>
 #include <zlib.h>
 
+#ifdef HOOKRX_TEST_HAVE_MEMORY_STORE
+#include "hookrx/inbox.hpp"
+#include "hookrx/memory_store.hpp"
+#endif
 #include "hookrx/hookrx.hpp"
 
 namespace hookrx_adapter_test {
@@ -596,8 +600,21 @@ TEST_SUITE(HOOKRX_ADAPTER_NAME " adapter") {
     CHECK(documents == 1);
   }
 
-  // Deduplication (a retried delivery acknowledged 2xx but not dispatched twice, over a real server)
-  // belongs here once the store issue lands: give the fixture's receiver an acceptor with a store
-  // (rx.accept_with(...)), post the same signed body twice through one adapter, and expect 2xx both
-  // times with `documents == 1` and the second body saying "duplicate".
+#ifdef HOOKRX_TEST_HAVE_MEMORY_STORE
+  TEST_CASE_FIXTURE(fixture, "a retried delivery is acknowledged 2xx but not dispatched twice") {
+    hookrx::dedup_options sync;
+    sync.deadline = std::chrono::milliseconds(0);  // handlers on the server's thread, as without a store
+    rx.accept_with(std::make_shared<hookrx::dedup_acceptor>(hookrx::memory_store::create(), sync));
+    const std::string body = hookrx_adapter_test::document_event("doc_retried");
+    auto first = post_signed(body);
+    auto retry = post_signed(body);
+    REQUIRE(first);
+    REQUIRE(retry);
+    CHECK(is_2xx(first->status));
+    CHECK(first->body == R"({"status":"processed"})");
+    CHECK(is_2xx(retry->status));
+    CHECK(retry->body == R"({"status":"duplicate"})");
+    CHECK(documents == 1);
+  }
+#endif
 }
