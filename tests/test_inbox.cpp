@@ -19,27 +19,14 @@
 #include "hookrx/inbox.hpp"
 #include "hookrx/sqlite_store.hpp"
 #include "support.hpp"
+#include "temp_db.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 constexpr std::string_view secret = "wh_sec_inbox_tests";
 
-struct temp_db {
-  std::filesystem::path dir;
-  temp_db() {
-    std::random_device rd;
-    dir = std::filesystem::temp_directory_path() / ("hookrx-inbox-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(dir);
-  }
-  temp_db(const temp_db&) = delete;
-  temp_db& operator=(const temp_db&) = delete;
-  ~temp_db() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  [[nodiscard]] std::string path() const { return (dir / "hookrx.db").string(); }
-};
+using hookrx_test::temp_db;
 
 std::string doc_body(const std::string& doc_id) {
   return R"({"event":"extraction.document_completed","extraction_id":"ext_1","document_id":")" + doc_id +

@@ -10,26 +10,12 @@
 #include <thread>
 #include <vector>
 
+#include "../temp_db.hpp"
 #include "hookrx/sqlite_store.hpp"
 
 namespace {
 
-// A fresh database file in a temporary directory, removed with the fixture.
-struct temp_db {
-  std::filesystem::path dir;
-  temp_db() {
-    std::random_device rd;
-    dir = std::filesystem::temp_directory_path() / ("hookrx-sqlite-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(dir);
-  }
-  temp_db(const temp_db&) = delete;
-  temp_db& operator=(const temp_db&) = delete;
-  ~temp_db() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  [[nodiscard]] std::string path() const { return (dir / "hookrx.db").string(); }
-};
+using hookrx_test::temp_db;
 
 std::shared_ptr<hookrx::sqlite_store> open_store(const std::string& path, std::shared_ptr<const hookrx::clock> clock) {
   hookrx::sqlite_options options;
