@@ -531,7 +531,11 @@ void run_crash_scenario(const temp_dir& dir, const scenario& sc, std::uint64_t s
     if (l.kind == "failed") failed[l.key].push_back(&l);
     if (l.kind == "begin") begun[l.key].push_back(&l);
   }
-  for (const auto& [pid, slot] : receivers.started()) {
+  for (const auto& entry : receivers.started()) {
+    // Named copies of the pair's parts: clang 14 cannot capture structured bindings in the
+    // lambdas doctest's message macros make.
+    const auto& pid = entry.first;
+    const auto& slot = entry.second;
     CHECK_MESSAGE((killed_at.count(pid) + stopped.count(pid)) == 1,
                   "receiver " << pid << " (slot " << slot << ") was neither killed nor stopped cleanly");
   }
@@ -552,7 +556,11 @@ void run_crash_scenario(const temp_dir& dir, const scenario& sc, std::uint64_t s
 
   // (b): completions after the first are re-runs across a SIGKILL only.
   std::size_t window_hits = 0;
-  for (const auto& [key, runs] : completed) {
+  for (const auto& entry : completed) {
+    // Named copies of the pair's parts: clang 14 cannot capture structured bindings in the
+    // lambdas doctest's message macros make.
+    const auto& key = entry.first;
+    const auto& runs = entry.second;
     CHECK_MESSAGE(by_key.count(key) == 1, "a completion for an unknown key " << key);
     if (runs.size() > 1) ++window_hits;
     for (std::size_t i = 1; i < runs.size(); ++i) {
@@ -576,7 +584,11 @@ void run_crash_scenario(const temp_dir& dir, const scenario& sc, std::uint64_t s
     return it == m.end() ? none : it->second;
   };
   std::size_t killed_inside_handler = 0;
-  for (const auto& [key, starts] : begun) {
+  for (const auto& entry : begun) {
+    // Named copies of the pair's parts: clang 14 cannot capture structured bindings in the
+    // lambdas doctest's message macros make.
+    const auto& key = entry.first;
+    const auto& starts = entry.second;
     const std::vector<const log_line*> ends_c = runs_of(completed, key);
     const std::vector<const log_line*> ends_f = runs_of(failed, key);
     for (const log_line* b : starts) {
@@ -645,7 +657,8 @@ void run_crash_scenario(const temp_dir& dir, const scenario& sc, std::uint64_t s
     ++effect_files;
   }
   CHECK(effect_files == completed.size());
-  for (const auto& [key, runs] : completed) {
+  for (const auto& entry : completed) {
+    const auto& key = entry.first;
     const auto it = by_key.find(key);
     if (it == by_key.end()) continue;
     CHECK(read_whole(effects + "/" + key) == it->second->doc_id);
