@@ -26,7 +26,16 @@ const hookrx::receiver& shared_receiver() {
 
 bool documented(int status) {
   switch (status) {
-    case 200: case 202: case 400: case 401: case 403: case 409: case 413: case 415: case 500: case 503: return true;
+    case 200:
+    case 202:
+    case 400:
+    case 401:
+    case 403:
+    case 409:
+    case 413:
+    case 415:
+    case 500:
+    case 503: return true;
     default: return false;
   }
 }
