@@ -14,7 +14,7 @@ run_pkgs=(g++ cmake ninja-build pkg-config libssl-dev libsimdjson-dev
           libcpp-httplib-dev libsqlite3-dev)
 test_pkgs=(doctest-dev libboost-dev libpistache-dev libcivetweb-dev civetweb
            libpq-dev libhiredis-dev postgresql redis-server libbenchmark-dev)
-ci_pkgs=(clang clang-format clang-tidy)
+ci_pkgs=(clang libclang-rt-14-dev clang-format clang-tidy)
 
 case "$profile" in
   run) wanted=("${run_pkgs[@]}") ;;
