@@ -2,10 +2,12 @@
 // cpp-httplib.
 //
 //   HOOKRX_PP_SIGNING_SECRET=wh_sec_... ./httplib_receiver        # or HOOKRX_PP_SIGNING_SECRET_FILE=path
-//   HOOKRX_PORT (default 8080) and HOOKRX_BIND (default 127.0.0.1) choose where it listens.
+//   HOOKRX_PORT (default 8080) and HOOKRX_BIND (default 127.0.0.1) choose where it listens;
+//   HOOKRX_DB (default hookrx.db) is the SQLite inbox when built with hookrx::sqlite.
 //
-// Serves POST /webhooks/perfectparser, logs one line per delivery to stderr (the idempotency key
-// and outcome, or the error code: never a secret), and stops cleanly on SIGINT or SIGTERM.
+// Serves POST /webhooks/perfectparser and logs to stderr one line per delivery (its status and
+// outcome or error code) and one per handled event (its idempotency key and attempt): never a
+// secret. Stops cleanly on SIGINT or SIGTERM, letting running handlers finish.
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -49,10 +51,6 @@ std::string env_or(const char* name, const char* fallback) {
   const char* v = std::getenv(name);
   return (v != nullptr && *v != '\0') ? v : fallback;
 }
-
-// The key of the event being handled on this thread (handlers run inline, on the server thread
-// that answers the request), for the log line the server's logger writes after the answer.
-thread_local std::string current_key;
 
 // "processed", "test_delivery", ... or the error code, from the core's JSON answer.
 std::string_view outcome(std::string_view body) {
@@ -100,7 +98,6 @@ int main() {
     static_cast<void>(doc);
   });
   rx->on_any([](const hookrx::event& ev, const hookrx::delivery_context& ctx) {
-    current_key = ev.key();
     std::cerr << "handled " << ev.key() << " (attempt " << ctx.attempt << ")\n";
   });
 
@@ -135,9 +132,7 @@ int main() {
   hookrx::mount(server, "/webhooks/perfectparser", *rx);
   server.set_logger([](const httplib::Request& req, const httplib::Response& res) {
     if (req.path != "/webhooks/perfectparser") return;
-    std::cerr << "delivery from " << req.remote_addr << ": " << res.status << ' ' << outcome(res.body)
-              << (current_key.empty() ? "" : " key=") << current_key << '\n';
-    current_key.clear();
+    std::cerr << "delivery from " << req.remote_addr << ": " << res.status << ' ' << outcome(res.body) << '\n';
   });
 
   std::atomic<bool> listening_done{false};
