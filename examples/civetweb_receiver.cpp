@@ -18,7 +18,7 @@ int main() {
   if (secret == nullptr) return fail("set HOOKRX_PP_SIGNING_SECRET");
   hookrx::perfectparser_credentials creds;
   creds.signing_secrets = {secret};
-  auto rx = hookrx::receiver::create(std::move(creds));
+  auto rx = hookrx::receiver::create(creds);
   if (!rx) return fail(rx.error().message());
   rx->on<hookrx::document_completed>([](const hookrx::document_completed& doc, const hookrx::delivery_context& ctx) {
     std::cerr << ctx.key() << ": " << doc.status << '\n';  // your idempotent business logic

@@ -88,7 +88,7 @@ int main() {
 
   hookrx::perfectparser_credentials creds;
   creds.signing_secrets = {*secret};
-  auto rx = hookrx::receiver::create(std::move(creds));
+  auto rx = hookrx::receiver::create(creds);
   if (!rx) {
     std::cerr << "httplib_receiver: " << rx.error().message() << '\n';
     return 2;

@@ -7,7 +7,7 @@
 //
 //   hookrx::perfectparser_credentials creds;
 //   creds.signing_secrets = {"wh_sec_new", "wh_sec_old"};           // rotation: either one is valid
-//   auto v = hookrx::perfectparser_verifier::create(std::move(creds));
+//   auto v = hookrx::perfectparser_verifier::create(creds);
 //   hookrx::result<hookrx::verified> ok = v->verify(request);
 //   if (!ok) reject(ok.error().code());             // errc::signature_mismatch, ...
 //   else log("signed with secret #", ok->secret_index);
