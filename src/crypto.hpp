@@ -1,12 +1,11 @@
 // Private: the OpenSSL pieces every verifier shares. Nothing here is public API.
 //
-// HMAC keys are prepared once (the key schedule lives in a template EVP_MAC_CTX); computing threads
-// borrow a slot of ready contexts from a small lock-free pool, so the hot path neither locks nor
-// re-derives key material and makes no allocation of its own.
+// HMAC keys are prepared once: the SHA-256 states after the inner and outer key blocks (RFC 2104)
+// are kept, and every MAC starts from copies of them on the caller's stack. The hot path shares no
+// mutable state, takes no lock and allocates nothing (OpenSSL included).
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -16,17 +15,10 @@
 
 #include "hookrx/error.hpp"
 
-struct evp_mac_ctx_st;
-
 namespace hookrx::detail {
 
 inline constexpr std::size_t sha256_size = 32;
 using digest = std::array<unsigned char, sha256_size>;
-
-struct mac_ctx_deleter {
-  void operator()(evp_mac_ctx_st* ctx) const noexcept;
-};
-using mac_ctx_ptr = std::unique_ptr<evp_mac_ctx_st, mac_ctx_deleter>;
 
 /// HMAC-SHA256 under a fixed list of keys, safe to use from any number of threads.
 class hmac_keyring {
@@ -47,14 +39,10 @@ class hmac_keyring {
   ~hmac_keyring();
 
  private:
-  struct slot;
-  class lease;
+  struct key_state;  // OpenSSL types stay in crypto.cpp
   hmac_keyring() = default;
-  [[nodiscard]] lease borrow() const noexcept;
 
-  std::vector<mac_ctx_ptr> templates_;  // one per key, never used to compute directly
-  std::unique_ptr<slot[]> slots_;
-  std::size_t slot_count_ = 0;
+  std::unique_ptr<key_state[]> keys_;
   std::size_t key_count_ = 0;
 };
 
