@@ -82,6 +82,21 @@ inline constexpr std::size_t max_depth = simdjson::DEFAULT_MAX_DEPTH;
   return parser.iterate(raw.data(), raw.size(), raw.capacity()).get(doc);
 }
 
+/// The key of `member`. A key without a backslash is its own text, read in place: keys are short,
+/// so finding the closing quote costs less than a call into simdjson's unescaper, which only the
+/// rare escaped key still takes. Stage 1 has checked that every string is closed.
+[[nodiscard]] inline error_code key_of(simdjson::simdjson_result<od::field>& member, std::string_view& out) {
+  if (error_code ec = member.error()) return ec;
+  const char* const raw = member.value_unsafe().key().raw();
+  std::size_t n = 0;
+  while (raw[n] != '"' && raw[n] != '\\') ++n;
+  if (raw[n] == '"') {
+    out = std::string_view(raw, n);
+    return simdjson::SUCCESS;
+  }
+  return member.unescaped_key().get(out);
+}
+
 /// A type mismatch is the sender's wrong type; any other error means the document is broken.
 [[nodiscard]] inline bool is_type_error(error_code ec) noexcept {
   return ec == simdjson::INCORRECT_TYPE || ec == simdjson::NUMBER_ERROR || ec == simdjson::NUMBER_OUT_OF_RANGE;

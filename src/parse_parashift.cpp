@@ -27,7 +27,7 @@ status read_custom_fields(od::value& v, std::vector<std::pair<std::string, std::
   for (auto member : obj) {
     std::string_view key;
     od::value value;
-    if (error_code ec = member.unescaped_key().get(key)) return json::document_error(ec);
+    if (error_code ec = json::key_of(member, key)) return json::document_error(ec);
     if (error_code ec = member.value().get(value)) return json::document_error(ec);
     std::string_view text;
     if (error_code ec = value.get_string().get(text)) return json::field_error(ec, name);
@@ -42,7 +42,7 @@ status read_attributes(od::value& v, document_event& e) {
   for (auto member : obj) {
     std::string_view key;
     od::value value;
-    if (error_code ec = member.unescaped_key().get(key)) return json::document_error(ec);
+    if (error_code ec = json::key_of(member, key)) return json::document_error(ec);
     if (error_code ec = member.value().get(value)) return json::document_error(ec);
     status st;
     if (key == "status")
@@ -77,7 +77,7 @@ status parse_into(std::string_view body, event& ev) {
   for (auto member : *root) {
     std::string_view key;
     od::value value;
-    if (error_code ec = member.unescaped_key().get(key)) return json::document_error(ec);
+    if (error_code ec = json::key_of(member, key)) return json::document_error(ec);
     if (error_code ec = member.value().get(value)) return json::document_error(ec);
     status st;
     if (key == "topic")

@@ -54,7 +54,7 @@ error_code read_summary(od::value& v, std::optional<document_summary>& out) {
   for (auto member : obj) {
     std::string_view key;
     od::value value;
-    if (error_code ec = member.unescaped_key().get(key)) return ec;
+    if (error_code ec = json::key_of(member, key)) return ec;
     if (error_code ec = member.value().get(value)) return ec;
     std::int64_t* target = key == "total"        ? &s.total
                            : key == "completed"  ? &s.completed
@@ -158,7 +158,7 @@ error_code read_level(od::object& obj, T& out, pass_state& st, level at) {
   for (auto member : obj) {
     std::string_view key;
     od::value v;
-    if (error_code ec = member.unescaped_key().get(key)) return ec;
+    if (error_code ec = json::key_of(member, key)) return ec;
     if (error_code ec = member.value().get(v)) return ec;
     const field id = lookup(key);
     error_code ec = ok;
@@ -178,18 +178,31 @@ error_code read_level(od::object& obj, T& out, pass_state& st, level at) {
   return ok;
 }
 
-// The event name: `event`, or `type` when there is no `event`. Leaves `root` rewound.
+// The event name: `event`, or `type` when there is no `event` (a `type` of the wrong type only
+// matters then). Read with the same key handling as the fields; leaves `root` rewound.
 result<std::string> read_name(od::object& root) {
-  std::optional<std::string> name;
-  for (const field id : {field::event, field::type}) {
+  std::optional<std::string> event_name;
+  std::optional<std::string> type_name;
+  error_code type_error = ok;
+  for (auto member : root) {
+    std::string_view key;
     od::value v;
-    error_code ec = root.find_field_unordered(spec::name_of(id)).get(v);
-    if (ec == ok) ec = json::read(v, name);
-    if (ec != ok && ec != simdjson::NO_SUCH_FIELD) return json::field_error(ec, spec::name_of(id));
-    bool rewound = false;
-    if ((ec = root.reset().get(rewound))) return json::document_error(ec);
-    if (name) return std::move(*name);
+    if (error_code ec = json::key_of(member, key)) return json::document_error(ec);
+    if (error_code ec = member.value().get(v)) return json::document_error(ec);
+    const field id = lookup(key);
+    if (id == field::event) {
+      if (error_code ec = json::read(v, event_name)) return json::field_error(ec, spec::name_of(id));
+      if (event_name) break;
+    } else if (id == field::type && !type_name && type_error == ok) {
+      type_error = json::read(v, type_name);
+      if (type_error != ok && !json::is_type_error(type_error)) return json::document_error(type_error);
+    }
   }
+  bool rewound = false;
+  if (error_code ec = root.reset().get(rewound)) return json::document_error(ec);
+  if (event_name) return std::move(*event_name);
+  if (type_error != ok) return json::field_error(type_error, spec::name_of(field::type));
+  if (type_name) return std::move(*type_name);
   return error(errc::missing_field, std::string(spec::name_of(field::event)));
 }
 

@@ -285,6 +285,25 @@ TEST_SUITE("events") {
     const hookrx::event both = pp(R"({"event":"batch.partial","type":"extraction.job_completed","extraction_id":"x"})");
     CHECK(both.name() == "batch.partial");
     CHECK(both.is<hookrx::batch_finished>());
+    // type before event, or not a string, does not matter while event names the event.
+    const hookrx::event later = pp(R"({"type":7,"extraction_id":"x","event":"extraction.job_completed"})");
+    CHECK(later.name() == "extraction.job_completed");
+    CHECK(later.is<hookrx::job_completed>());
+    CHECK(pp_error(R"({"type":7,"extraction_id":"x"})").code() == hookrx::errc::wrong_type);
+    CHECK(pp_error(R"({"type":7,"extraction_id":"x"})").detail() == "type");
+  }
+
+  TEST_CASE("keys written with JSON escapes are read like the same keys written plainly") {
+    const hookrx::event ev = pp(R"({"\u0065vent":"extraction.document_completed","extraction\u005fid":"ext_1",)"
+                                R"("document_id":"doc_1","st\u0061tus":"completed","file\/name":"x"})");
+    REQUIRE(ev.is<hookrx::document_completed>());
+    CHECK(ev.key() == "perfectparser:extraction.document_completed:ext_1:doc_1");
+    CHECK(ev.get_if<hookrx::document_completed>()->status == "completed");
+    CHECK_FALSE(ev.get_if<hookrx::document_completed>()->filename.has_value());  // "file/name" is another key
+    const hookrx::event p = ps(R"({"t\u006fpic":"document-received","id":"9","attributes":{"st\u0061tus":"done"}})");
+    REQUIRE(p.is<hookrx::document_event>());
+    CHECK(p.get_if<hookrx::document_event>()->topic == hookrx::parashift_topic::document_received);
+    CHECK(p.get_if<hookrx::document_event>()->status == "done");
   }
 
   TEST_CASE("an unknown PerfectParser event is accepted with whatever ids it carries") {
