@@ -1,11 +1,12 @@
 // Private: the OpenSSL pieces every verifier shares. Nothing here is public API.
 //
-// HMAC keys are prepared once: the SHA-256 states after the inner and outer key blocks (RFC 2104)
-// are kept, and every MAC starts from copies of them on the caller's stack. The hot path shares no
-// mutable state, takes no lock and allocates nothing (OpenSSL included).
+// HMAC keys are prepared once (the key schedule lives in a template EVP_MAC_CTX); computing threads
+// borrow a slot of ready contexts from a small lock-free pool, so the hot path neither locks nor
+// re-derives key material and makes no allocation of its own.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -15,10 +16,17 @@
 
 #include "hookrx/error.hpp"
 
+struct evp_mac_ctx_st;
+
 namespace hookrx::detail {
 
 inline constexpr std::size_t sha256_size = 32;
 using digest = std::array<unsigned char, sha256_size>;
+
+struct mac_ctx_deleter {
+  void operator()(evp_mac_ctx_st* ctx) const noexcept;
+};
+using mac_ctx_ptr = std::unique_ptr<evp_mac_ctx_st, mac_ctx_deleter>;
 
 /// HMAC-SHA256 under a fixed list of keys, safe to use from any number of threads.
 class hmac_keyring {
@@ -39,10 +47,14 @@ class hmac_keyring {
   ~hmac_keyring();
 
  private:
-  struct key_state;  // OpenSSL types stay in crypto.cpp
+  struct slot;
+  class lease;
   hmac_keyring() = default;
+  [[nodiscard]] lease borrow() const noexcept;
 
-  std::unique_ptr<key_state[]> keys_;
+  std::vector<mac_ctx_ptr> templates_;  // one per key, never used to compute directly
+  std::unique_ptr<slot[]> slots_;
+  std::size_t slot_count_ = 0;
   std::size_t key_count_ = 0;
 };
 

@@ -1,7 +1,7 @@
-// detail::hmac_keyring against OpenSSL's one-shot HMAC(): RFC 4231 vectors, then every key length
-// around the block size (RFC 2104 hashes keys longer than a block) with message lengths around the
-// block boundaries. The same file runs twice: in hookrx_tests on the default (SHA-256 block API)
-// path and in hookrx_hmac_evp_tests, built as if OpenSSL had no deprecated API (the EVP path).
+// The private crypto helpers. detail::hmac_keyring against OpenSSL's one-shot HMAC(): RFC 4231
+// vectors, every key length around the block size (RFC 2104 hashes keys longer than a block) with
+// message lengths around the block boundaries, rotation, a moved keyring. decode_hex_digest
+// against every byte value in every position.
 #include <doctest/doctest.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -73,7 +73,7 @@ TEST_SUITE("hmac keyring") {
       const std::string key = pattern(key_size, 1);
       auto ring = hmac_keyring::create({key});
       REQUIRE(ring.has_value());
-      for (const std::size_t data_size : {0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 1000}) {
+      for (const std::size_t data_size : {0U, 1U, 55U, 56U, 63U, 64U, 65U, 119U, 120U, 128U, 1000U}) {
         const std::string data = pattern(data_size, 2);
         digest got{};
         REQUIRE(ring->mac(data, got));
@@ -105,5 +105,48 @@ TEST_SUITE("hmac keyring") {
     digest got{};
     REQUIRE(moved.mac("body", got));
     CHECK(got == reference_hmac("moved-secret", "body"));
+  }
+}
+
+TEST_SUITE("hex digest") {
+  TEST_CASE("every byte value in every position decodes exactly when it is a hex digit of either case") {
+    const std::string_view digits = "0123456789abcdef";
+    for (std::size_t pos = 0; pos < 64; ++pos) {
+      for (unsigned c = 0; c < 256; ++c) {
+        // A background of varied valid digits, so that a wrong shift or lane shows.
+        std::string hex(64, '0');
+        for (std::size_t i = 0; i < hex.size(); ++i) hex[i] = digits[(i * 7 + 3) % 16];
+        hex[pos] = static_cast<char>(c);
+        const bool is_digit = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        digest got{};
+        const bool decoded = hookrx::detail::decode_hex_digest(hex, got);
+        if (decoded != is_digit) {
+          FAIL_CHECK("byte " << c << " at position " << pos << (is_digit ? " refused" : " accepted"));
+          continue;
+        }
+        if (!decoded) continue;
+        for (std::size_t i = 0; i < got.size(); ++i) {
+          const auto value = [&](std::size_t k) {
+            const auto ch = static_cast<unsigned char>(hex[k]);
+            return ch <= '9' ? ch - '0' : (ch | 0x20U) - 'a' + 10;
+          };
+          if (got[i] != ((value(2 * i) << 4) | value(2 * i + 1))) {
+            FAIL_CHECK("byte " << c << " at position " << pos << ": digest byte " << i << " is wrong");
+            break;
+          }
+        }
+      }
+    }
+  }
+
+  TEST_CASE("a digest string of any length but 64 is refused") {
+    digest got{};
+    for (const std::size_t n : {0U, 1U, 8U, 62U, 63U, 65U, 66U, 128U}) {
+      CHECK_FALSE(hookrx::detail::decode_hex_digest(std::string(n, 'a'), got));
+    }
+    CHECK(hookrx::detail::decode_hex_digest(std::string(64, 'F'), got));
+    CHECK(got == digest{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff});
   }
 }
