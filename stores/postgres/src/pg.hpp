@@ -1,7 +1,7 @@
 // The libpq layer under postgres_store: binary parameters and results, connections that never
 // block past a deadline, and the pool that hands them out. Private to hookrx::postgres.
 //
-//   detail::pg::pool pool(settings);
+//   detail::pg::pool pool(settings, 8, "postgres: ");
 //   auto conn = pool.acquire(deadline);                 // reconnects a broken connection first
 //   detail::pg::params p;
 //   p.add_bytes(key);
@@ -12,15 +12,14 @@
 
 #include <array>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "connection_pool.hpp"
 #include "hookrx/error.hpp"
 
 namespace hookrx::detail::pg {
@@ -121,39 +120,7 @@ class connection {
   std::vector<bool> prepared_;
 };
 
-/// pool_size connections; acquire() waits until one is free, up to the deadline.
-class pool {
- public:
-  pool(settings s, std::size_t size);
-  ~pool();
-  pool(const pool&) = delete;
-  pool& operator=(const pool&) = delete;
-
-  class lease {
-   public:
-    lease(pool* owner, std::unique_ptr<connection> c) : owner_(owner), conn_(std::move(c)) {}
-    lease(lease&&) noexcept = default;
-    lease& operator=(lease&&) noexcept = delete;
-    lease(const lease&) = delete;
-    lease& operator=(const lease&) = delete;
-    ~lease();
-    connection* operator->() const noexcept { return conn_.get(); }
-
-   private:
-    pool* owner_;
-    std::unique_ptr<connection> conn_;
-  };
-
-  /// A healthy connection (reconnected if needed), or errc::store_unavailable.
-  [[nodiscard]] result<lease> acquire(deadline until);
-
- private:
-  void give_back(std::unique_ptr<connection> c);
-
-  settings settings_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<connection>> free_;  // connected ones at the back: used first
-};
+/// The backend's connections (stores/common/connection_pool.hpp).
+using pool = connection_pool<connection, settings>;
 
 }  // namespace hookrx::detail::pg

@@ -326,7 +326,7 @@ struct postgres_store::impl {
       : options(std::move(o)),
         time(std::move(c)),
         statements(std::move(s)),
-        connections(pg::settings{options.conninfo, options.timeout, &statements}, options.pool_size) {}
+        connections(pg::settings{options.conninfo, options.timeout, &statements}, options.pool_size, "postgres: ") {}
 
   postgres_options options;
   std::shared_ptr<const clock> time;

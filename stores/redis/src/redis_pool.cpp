@@ -13,9 +13,6 @@ namespace {
 
 constexpr std::string_view prefix = "redis: ";
 
-// After a failed connect, calls fail at once for this long (or the timeout, when shorter).
-constexpr std::chrono::milliseconds reconnect_pause{250};
-
 timeval to_timeval(std::chrono::milliseconds ms) {
   ms = std::max(ms, std::chrono::milliseconds(1));
   timeval tv{};
@@ -143,64 +140,6 @@ result<reply_ptr> connection::command(const char* const* argv, const std::size_t
   reply_ptr reply(static_cast<redisReply*>(raw));
   if (!reply) return transport_error("");
   return {std::move(reply)};
-}
-
-// --- pool ------------------------------------------------------------------------------------
-
-pool::pool(settings s, std::size_t size) : settings_(std::move(s)) {
-  free_.reserve(size);
-  for (std::size_t i = 0; i < size; ++i) free_.push_back(std::make_unique<connection>(settings_));
-}
-
-pool::~pool() = default;
-
-pool::lease::~lease() {
-  if (owner_ && conn_) owner_->give_back(std::move(conn_));
-}
-
-void pool::give_back(std::unique_ptr<connection> c) {
-  const bool warm = c->healthy();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    // acquire() takes from the back: connections that work are reused first.
-    if (warm) {
-      free_.push_back(std::move(c));
-    } else {
-      free_.insert(free_.begin(), std::move(c));
-    }
-  }
-  cv_.notify_one();
-}
-
-result<pool::lease> pool::acquire(deadline until) {
-  std::unique_ptr<connection> c;
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_until(lock, until, [this] { return !free_.empty(); })) {
-      return error_from(settings_, std::string(prefix) + "no connection free within " +
-                                       std::to_string(settings_.timeout.count()) + " ms");
-    }
-    c = std::move(free_.back());
-    free_.pop_back();
-  }
-  lease l(this, std::move(c));
-  if (l->healthy()) return {std::move(l)};
-
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (steady::now() < quiet_until_) return error_from(settings_, last_failure_);
-  }
-  if (auto s = l->connect(until); !s) {
-    std::lock_guard<std::mutex> lock(mu_);
-    quiet_until_ = steady::now() + std::min(reconnect_pause, settings_.timeout);
-    last_failure_ = s.error().detail();
-    return s.error();
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    quiet_until_ = {};  // the server is back: the other connections may reconnect at once
-  }
-  return {std::move(l)};
 }
 
 }  // namespace hookrx::detail::redis

@@ -10,14 +10,13 @@
 #include <hiredis/hiredis.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "connection_pool.hpp"
 #include "hookrx/error.hpp"
 
 namespace hookrx::detail::redis {
@@ -69,41 +68,7 @@ class connection {
   context_ptr ctx_;
 };
 
-class pool {
- public:
-  pool(settings s, std::size_t size);
-  pool(const pool&) = delete;
-  pool& operator=(const pool&) = delete;
-  ~pool();
-
-  class lease {
-   public:
-    lease(pool* owner, std::unique_ptr<connection> c) : owner_(owner), conn_(std::move(c)) {}
-    lease(lease&&) noexcept = default;
-    lease& operator=(lease&&) = delete;
-    lease(const lease&) = delete;
-    lease& operator=(const lease&) = delete;
-    ~lease();
-    connection* operator->() const noexcept { return conn_.get(); }
-
-   private:
-    pool* owner_;
-    std::unique_ptr<connection> conn_;
-  };
-
-  /// A healthy connection, or errc::store_unavailable by `until`.
-  [[nodiscard]] result<lease> acquire(deadline until);
-  [[nodiscard]] const settings& config() const noexcept { return settings_; }
-
- private:
-  void give_back(std::unique_ptr<connection> c);
-
-  const settings settings_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<connection>> free_;  // healthy ones at the back
-  deadline quiet_until_{};                         // no connect attempts before this
-  std::string last_failure_;
-};
+/// The backend's connections (stores/common/connection_pool.hpp).
+using pool = connection_pool<connection, settings>;
 
 }  // namespace hookrx::detail::redis

@@ -114,7 +114,7 @@ bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.
 
 struct redis_store::impl {
   impl(rd::settings s, std::size_t pool_size, std::string prefix, std::shared_ptr<const clock> time)
-      : pool(std::move(s), pool_size), key_prefix(std::move(prefix)), time_source(std::move(time)) {}
+      : pool(std::move(s), pool_size, "redis: "), key_prefix(std::move(prefix)), time_source(std::move(time)) {}
 
   rd::pool pool;
   const std::string key_prefix;
