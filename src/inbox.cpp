@@ -9,6 +9,8 @@
 #include <thread>
 #include <utility>
 
+#include "parse.hpp"
+
 namespace hookrx {
 namespace {
 
@@ -161,21 +163,25 @@ struct inbox::impl {
   std::vector<std::thread> workers;
   time_point next_purge{};
 
-  // Stores one delivery; wakes a worker when it is new.
-  result<disposition> offer(const event& ev, const request_view& request) {
+  // Stores one delivery; wakes a worker when it is new. The event is consumed: its strings (the
+  // body above all) move into the record, and the record into the store.
+  result<disposition> offer(event&& ev, const request_view& request) {
     inbox_record rec;
-    rec.key = ev.key();
     rec.source = ev.source();
-    rec.event_name = ev.name();
-    rec.body = std::string(ev.raw_json());
+    detail::event_builder::take(ev, rec.event_name, rec.key, rec.body);
     rec.received_at = time->now();
+    std::size_t size = 0;  // sized first: appending into a growing string reallocates several times
+    for (const std::string& name : options.kept_headers) {
+      if (const auto value = request.header(name)) size += name.size() + value->size() + 3;
+    }
+    rec.headers.reserve(size);
     for (const std::string& name : options.kept_headers) {
       if (const auto value = request.header(name)) {
         rec.headers.append(name).append(": ").append(*value).append(1, '\n');
       }
     }
     if (!rec.headers.empty()) rec.headers.pop_back();
-    const result<offer_state> stored = store->offer(rec);
+    const result<offer_state> stored = store->offer(std::move(rec));
     if (!stored) return as_store_error(stored.error());
     if (*stored == offer_state::duplicate) return disposition::duplicate;
     {
@@ -277,7 +283,7 @@ class inbox_acceptor final : public acceptor {
   explicit inbox_acceptor(std::shared_ptr<inbox::impl> box) : box_(std::move(box)) {}
   [[nodiscard]] result<disposition> accept(event&& ev, const request_view& request,
                                            const dispatcher& /*handlers*/) override {
-    return box_->offer(ev, request);
+    return box_->offer(std::move(ev), request);
   }
 
  private:

@@ -416,7 +416,7 @@ status memory_store::release(std::string_view key, std::uint64_t token) {
 
 // --- inbox ---------------------------------------------------------------------------------------
 
-result<offer_state> memory_store::offer(const inbox_record& rec) {
+result<offer_state> memory_store::offer(inbox_record rec) {
   impl& m = *impl_;
   bool have_room = false;  // this call holds a unit of capacity
   while (true) {
@@ -438,12 +438,12 @@ result<offer_state> memory_store::offer(const inbox_record& rec) {
         const std::int64_t id = m.next_id++;
         inbox_entry& e = m.entries[id].entry;
         e.id = id;
-        e.record = rec;
+        e.record = std::move(rec);
         e.state = entry_state::queued;
         e.next_attempt_at = at(t);
         m.due.emplace(t, id);
         m.by_state[state_index(entry_state::queued)].insert(id);
-        m.by_key.emplace(rec.key, id);
+        m.by_key.emplace(e.record.key, id);
         return offer_state::queued;
       }
     }
