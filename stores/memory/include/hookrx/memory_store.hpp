@@ -42,7 +42,8 @@ struct memory_store_options {
 };
 
 /// Both store roles in memory; thread-safe. Dedup keys are sharded by hash (16 locks); the inbox has
-/// one lock and an ordered index of due entries. The two roles keep separate key spaces.
+/// one lock, held for a few constant-time steps per offer (the entry is built before it). The two
+/// roles keep separate key spaces.
 class memory_store final : public dedup_store, public inbox_store {
  public:
   [[nodiscard]] static std::shared_ptr<memory_store> create(memory_store_options options = {},
