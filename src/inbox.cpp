@@ -9,6 +9,8 @@
 #include <thread>
 #include <utility>
 
+#include "parse.hpp"
+
 namespace hookrx {
 namespace {
 
@@ -157,33 +159,47 @@ struct inbox::impl {
   std::condition_variable wake;
   bool running = false;
   bool stopping = false;
-  std::uint64_t offers = 0;  // bumped on every queued offer, so idle workers notice new work
+  // Bumped on every queued offer, so idle workers notice new work. Offers do not take `mutex`:
+  // they bump `offers`, then lock and notify only when a worker is waiting (`sleepers` > 0). A worker
+  // counts itself in `sleepers` before it checks `offers` under the lock, and both sides use
+  // sequentially consistent operations, so either the worker sees the new count or the offer sees
+  // the sleeper and wakes it: no wakeup is lost, and a busy receiver never serialises on `mutex`.
+  std::atomic<std::uint64_t> offers{0};
+  std::atomic<std::size_t> sleepers{0};
   std::vector<std::thread> workers;
   time_point next_purge{};
 
-  // Stores one delivery; wakes a worker when it is new.
-  result<disposition> offer(const event& ev, const request_view& request) {
+  // Stores one delivery; wakes a worker when it is new. The event is consumed: its strings (the
+  // body above all) move into the record, and the record into the store.
+  result<disposition> offer(event&& ev, const request_view& request) {
     inbox_record rec;
-    rec.key = ev.key();
     rec.source = ev.source();
-    rec.event_name = ev.name();
-    rec.body = std::string(ev.raw_json());
+    detail::event_builder::take(ev, rec.event_name, rec.key, rec.body);
     rec.received_at = time->now();
+    std::size_t size = 0;  // sized first: appending into a growing string reallocates several times
+    for (const std::string& name : options.kept_headers) {
+      if (const auto value = request.header(name)) size += name.size() + value->size() + 3;
+    }
+    rec.headers.reserve(size);
     for (const std::string& name : options.kept_headers) {
       if (const auto value = request.header(name)) {
         rec.headers.append(name).append(": ").append(*value).append(1, '\n');
       }
     }
     if (!rec.headers.empty()) rec.headers.pop_back();
-    const result<offer_state> stored = store->offer(rec);
+    const result<offer_state> stored = store->offer(std::move(rec));
     if (!stored) return as_store_error(stored.error());
     if (*stored == offer_state::duplicate) return disposition::duplicate;
-    {
-      const std::lock_guard<std::mutex> lock(mutex);
-      ++offers;
-    }
-    wake.notify_one();
+    announce();
     return disposition::queued;
+  }
+
+  // Tells an idle worker that there is new work (see `offers`).
+  void announce() {
+    offers.fetch_add(1);
+    if (sleepers.load() == 0) return;
+    { const std::lock_guard<std::mutex> lock(mutex); }  // the sleeper is inside wait() once we hold it
+    wake.notify_one();
   }
 
   // Runs one leased entry's handlers and records the outcome.
@@ -250,8 +266,10 @@ struct inbox::impl {
       if (busy) continue;
       // Idle (or the store is down): wait for a new offer or the next poll.
       std::unique_lock<std::mutex> lock(mutex);
-      wake.wait_for(lock, options.idle_poll, [&] { return stopping || offers != seen; });
-      seen = offers;
+      sleepers.fetch_add(1);
+      wake.wait_for(lock, options.idle_poll, [&] { return stopping || offers.load() != seen; });
+      sleepers.fetch_sub(1);
+      seen = offers.load();
     }
   }
 };
@@ -277,7 +295,7 @@ class inbox_acceptor final : public acceptor {
   explicit inbox_acceptor(std::shared_ptr<inbox::impl> box) : box_(std::move(box)) {}
   [[nodiscard]] result<disposition> accept(event&& ev, const request_view& request,
                                            const dispatcher& /*handlers*/) override {
-    return box_->offer(ev, request);
+    return box_->offer(std::move(ev), request);
   }
 
  private:
@@ -322,13 +340,7 @@ result<std::optional<inbox_entry>> inbox::inspect(std::int64_t id) { return impl
 
 status inbox::replay(std::int64_t id) {
   status st = impl_->store->replay(id);
-  if (st) {
-    {
-      const std::lock_guard<std::mutex> lock(impl_->mutex);
-      ++impl_->offers;
-    }
-    impl_->wake.notify_one();
-  }
+  if (st) impl_->announce();
   return st;
 }
 

@@ -28,6 +28,13 @@ struct event_builder {
     ev.test_ = test;
     ev.raw_json_ = std::move(raw);
   }
+  /// Moves the owned strings out of an event that is consumed (the inbox stores them): the body
+  /// is not copied again. `ev` is left with empty strings.
+  static void take(event& ev, std::string& name, std::string& key, std::string& raw) noexcept {
+    name = std::move(ev.name_);
+    key = std::move(ev.key_);
+    raw = std::move(ev.raw_json_);
+  }
 };
 
 }  // namespace hookrx::detail

@@ -293,6 +293,35 @@ TEST_SUITE("inbox") {
     for (const std::string& id : handled) CHECK(handled.count(id) == 1);
   }
 
+  // Offers wake an idle worker without taking the inbox's mutex unless a worker waits; a lost
+  // wakeup would leave a delivery unhandled for idle_poll, here an hour, and fail the bounded wait.
+  TEST_CASE("each new delivery wakes an idle worker, however the offer and the worker's wait interleave") {
+    temp_db db;
+    auto opened = hookrx::sqlite_store::open({db.path()});
+    REQUIRE(opened.has_value());
+    hookrx::receiver rx = inbox_setup::make_receiver();
+    std::atomic<int> handled{0};
+    rx.on<hookrx::document_completed>([&](const hookrx::document_completed&) { handled.fetch_add(1); });
+    hookrx::inbox_options options;
+    options.workers = 2;
+    options.idle_poll = std::chrono::hours(1);
+    auto box = hookrx::inbox::create(*opened, rx.handlers(), options);
+    rx.accept_with(box->acceptor());
+    box->start();
+    // Pauses of random length between deliveries let the offer land both while a worker is still
+    // busy and after it has gone to sleep (the pause only varies the interleaving; nothing is timed).
+    std::mt19937 rng(7);  // NOLINT(cert-msc32-c,cert-msc51-cpp): fixed, so a failure replays
+    constexpr int deliveries = 100;
+    for (int i = 0; i < deliveries; ++i) {
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
+      REQUIRE(rx.handle(delivery("wake_" + std::to_string(i)).view()).status == 202);
+      const auto deadline = std::chrono::steady_clock::now() + 30s;
+      while (handled.load() <= i && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+      REQUIRE(handled.load() == i + 1);
+    }
+    box->stop();
+  }
+
   TEST_CASE("a store that cannot take the delivery answers 503 and acknowledges nothing") {
     temp_db db;
     hookrx::sqlite_options so;

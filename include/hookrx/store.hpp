@@ -109,8 +109,9 @@ class inbox_store {
   virtual ~inbox_store() = default;
 
   /// Stores `rec` durably and queues it, unless its key is already known (queued, leased, done
-  /// within retention, or dead). Returns only once the entry is durable.
-  [[nodiscard]] virtual result<offer_state> offer(const inbox_record& rec) = 0;
+  /// within retention, or dead). Returns only once the entry is durable. Taken by value: pass an
+  /// rvalue (std::move) and a store that keeps the record in memory takes the body without a copy.
+  [[nodiscard]] virtual result<offer_state> offer(inbox_record rec) = 0;
 
   /// Leases up to `max` entries that are due (queued with next_attempt_at <= now, or leased with
   /// an expired lease), oldest due first, for `lease`; counts an attempt on each.

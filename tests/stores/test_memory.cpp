@@ -3,10 +3,14 @@
 #include <doctest/doctest.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "hookrx/memory_store.hpp"
@@ -38,6 +42,7 @@ using hookrx_conformance::make_record;
 using hookrx_conformance::must_claim;
 using hookrx_conformance::must_complete;
 using hookrx_conformance::must_get;
+using hookrx_conformance::must_lease;
 using hookrx_conformance::must_list;
 using hookrx_conformance::must_offer;
 using hookrx_conformance::outcome;
@@ -191,6 +196,152 @@ TEST_SUITE("memory store") {
     });
     CHECK(failures.load() == 0);
     CHECK(s.store->size() == 64);
+  }
+
+  // The inbox keeps its entries in open-addressed tables (by key, by id) that grow and close the
+  // gaps of erased entries, and in a FIFO of entries due at once beside an ordered set of the
+  // others. A few thousand random operations, checked against a plain model of the contract, reach
+  // every path: growth, erasure in the middle of probe clusters, re-offers of expired keys, and
+  // leases that merge both due indexes.
+  TEST_CASE("thousands of random inbox operations agree with a model of the contract") {
+    small_store s(1'000'000);
+    auto& store = *s.store;
+    const auto now = [&] { return s.clock->now(); };
+    struct model_entry {
+      std::string key;
+      hookrx::entry_state state = hookrx::entry_state::queued;
+      hookrx::time_point due{};         // queued: next attempt; leased: end of the lease
+      hookrx::time_point done_until{};  // done: end of retention
+      int attempts = 0;
+    };
+    std::map<std::int64_t, model_entry> model;  // live entries by id
+    std::map<std::string, std::int64_t> by_key;
+    std::int64_t last_id = 0;
+    std::mt19937 rng(20260620);  // NOLINT(cert-msc32-c,cert-msc51-cpp): fixed, so a failure replays
+    const auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+
+    for (int step = 0; step < 6000; ++step) {
+      const int op = pick(100);
+      if (op < 45) {  // offer a key, often one seen before
+        const std::string key = "k" + std::to_string(pick(2500));
+        bool duplicate = false;
+        if (auto k = by_key.find(key); k != by_key.end()) {
+          const model_entry& e = model.at(k->second);
+          duplicate = e.state != hookrx::entry_state::done || now() < e.done_until;
+          if (!duplicate) {  // done past its retention: new again
+            model.erase(k->second);
+            by_key.erase(k);
+          }
+        }
+        auto r = store.offer(make_record(key));
+        REQUIRE(r.has_value());
+        REQUIRE((*r == hookrx::offer_state::duplicate) == duplicate);
+        if (!duplicate) {
+          ++last_id;  // offers get increasing ids; the store's are checked against these below
+          model[last_id] = model_entry{key, hookrx::entry_state::queued, now(), {}, 0};
+          by_key[key] = last_id;
+        }
+      } else if (op < 75) {  // lease a batch, and settle each entry one way or another
+        const auto max = static_cast<std::size_t>(pick(12));
+        std::vector<std::tuple<hookrx::time_point, std::int64_t>> due;
+        for (const auto& [id, e] : model) {
+          if ((e.state == hookrx::entry_state::queued || e.state == hookrx::entry_state::leased) && e.due <= now())
+            due.emplace_back(e.due, id);
+        }
+        std::sort(due.begin(), due.end());
+        due.resize(std::min(due.size(), max));
+        const auto leased = must_lease(store, max, minutes(10));
+        REQUIRE(leased.size() == due.size());
+        for (std::size_t i = 0; i < leased.size(); ++i) {
+          const hookrx::inbox_entry& got = leased[i];
+          INFO("step ", step, ", leased #", i);
+          REQUIRE(got.id == std::get<1>(due[i]));
+          model_entry& e = model.at(got.id);
+          REQUIRE(got.record.key == e.key);
+          REQUIRE(got.attempts == e.attempts + 1);
+          e.attempts = got.attempts;
+          e.state = hookrx::entry_state::leased;
+          e.due = got.lease_until;
+          const int how = pick(10);
+          if (how < 4) {
+            const auto retention = seconds(1 + pick(300));
+            REQUIRE(store.ack(got.id, got.lease_token, retention));
+            e.state = hookrx::entry_state::done;
+            e.done_until = now() + retention;
+          } else if (how < 6) {
+            const auto when = now() + seconds(pick(120)) - seconds(10);
+            REQUIRE(store.retry_at(got.id, got.lease_token, when, "boom"));
+            e.state = hookrx::entry_state::queued;
+            e.due = when;
+          } else if (how < 7) {
+            REQUIRE(store.dead_letter(got.id, got.lease_token, "gave up"));
+            e.state = hookrx::entry_state::dead;
+          } else if (how < 8) {
+            REQUIRE(store.release(got.id, got.lease_token));
+            e.state = hookrx::entry_state::queued;
+            e.due = now();
+            --e.attempts;
+          }  // otherwise keep the lease until it runs out
+        }
+      } else if (op < 80) {  // replay a dead letter
+        for (auto& [id, e] : model) {
+          if (e.state == hookrx::entry_state::dead) {
+            REQUIRE(store.replay(id));
+            e.state = hookrx::entry_state::queued;
+            e.due = now();
+            e.attempts = 0;
+            break;
+          }
+        }
+      } else if (op < 83) {  // purge done entries past their retention
+        std::size_t expired = 0;
+        for (auto it = model.begin(); it != model.end();) {
+          if (it->second.state == hookrx::entry_state::done && it->second.done_until <= now()) {
+            by_key.erase(it->second.key);
+            it = model.erase(it);
+            ++expired;
+          } else {
+            ++it;
+          }
+        }
+        auto purged = store.purge_expired();
+        REQUIRE(purged.has_value());
+        REQUIRE(*purged == expired);
+      } else {  // time passes
+        s.clock->advance(seconds(pick(40)));
+      }
+    }
+
+    // Every live entry is found by id with its key and state, and nothing else is there.
+    REQUIRE(store.size() == model.size());
+    std::map<hookrx::entry_state, std::vector<std::int64_t>> ids;
+    for (const auto& [id, e] : model) {
+      const auto got = must_get(store, id);
+      REQUIRE(got.has_value());
+      CHECK(got->record.key == e.key);
+      CHECK(got->state == e.state);
+      ids[e.state].push_back(id);
+    }
+    for (auto state : {hookrx::entry_state::queued, hookrx::entry_state::leased, hookrx::entry_state::done,
+                       hookrx::entry_state::dead}) {
+      std::vector<std::int64_t> listed;
+      for (const auto& e : must_list(store, state, 1'000'000)) listed.push_back(e.id);
+      CHECK(listed == ids[state]);
+    }
+    CHECK(!must_get(store, last_id + 1).has_value());
+  }
+
+  TEST_CASE("entries queued while the clock goes back are leased by due time, then by id") {
+    small_store s(100);
+    const hookrx::time_point t0 = s.clock->now();
+    must_offer(*s.store, make_record("a"));  // due t0
+    s.clock->set(t0 - seconds(5));
+    must_offer(*s.store, make_record("b"));  // due t0 - 5 s: first, though offered later
+    s.clock->set(t0);
+    must_offer(*s.store, make_record("c"));  // due t0, after "a" by id
+    s.clock->set(t0 + seconds(1));
+    const auto leased = must_lease(*s.store, 10);
+    CHECK(hookrx_conformance::keys_of(leased) == std::vector<std::string>{"b", "a", "c"});
   }
 
   TEST_CASE("a retained dedup key costs less than 200 bytes") {

@@ -1,7 +1,10 @@
 // The in-memory store. Dedup keys live in 16 shards, each a hash map from a 128-bit digest of the key
 // to a 16-byte slot plus a min-heap of done keys by end of retention (for purging and eviction). The
-// inbox is one map by id under one lock, with ordered indexes of due entries, done entries by end
-// of retention, ids per state, and ids by key. One atomic counter bounds both roles together.
+// inbox is under one lock, kept short: offer() builds its entry (the record moved in, the key hashed)
+// before taking it, then does a few constant-time steps: a probe of an open-addressed table by key,
+// one by id, an append to the FIFO of entries due now, and an append to the ordered ids of queued
+// entries. Only retries and leases, whose due times come in any order, go into an ordered set. One
+// atomic counter bounds both roles together.
 #include "hookrx/memory_store.hpp"
 
 #include <openssl/evp.h>
@@ -10,8 +13,9 @@
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <limits>
-#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -152,6 +156,104 @@ constexpr std::size_t shard_count = 16;
 
 std::size_t state_index(entry_state s) noexcept { return static_cast<std::size_t>(s); }
 
+// --- inbox ---------------------------------------------------------------------------------------
+
+struct inbox_item {
+  inbox_entry entry;
+  std::uint64_t key_hash = 0;  // of entry.record.key
+  tick done_until = 0;         // state done: the key is a duplicate until then
+};
+
+std::uint64_t hash_key(std::string_view key) noexcept { return std::hash<std::string_view>{}(key); }
+std::uint64_t hash_id(std::int64_t id) noexcept { return static_cast<std::uint64_t>(id); }
+
+// Inbox items by a 64-bit hash (of the key, or the id itself): open addressing with linear probing,
+// at most half full, backward-shift deletion (no tombstones). A lookup usually reads one cache line
+// and nothing is allocated per entry, where a node-based map would chase a pointer per node and
+// allocate a node (and a copy of the key) per insert. The hash is scrambled (Fibonacci hashing)
+// before it picks a slot, so sequential ids spread out instead of piling into one cluster.
+class item_index {
+ public:
+  // The item whose stored hash is `h` and that `same` accepts; nullptr if none.
+  template <class Same>
+  [[nodiscard]] inbox_item* find(std::uint64_t h, Same&& same) const {
+    if (slots_.empty()) return nullptr;
+    for (std::size_t i = home(h);; i = (i + 1) & mask()) {
+      const slot& s = slots_[i];
+      if (s.item == nullptr) return nullptr;
+      if (s.hash == h && same(*s.item)) return s.item;
+    }
+  }
+  // Adds `item`, which is not in the index.
+  void insert(std::uint64_t h, inbox_item* item) {
+    if ((count_ + 1) * 2 > slots_.size()) grow();
+    place(h, item);
+    ++count_;
+  }
+  // Removes `item`, stored under `h`; a no-op if it is not there.
+  void erase(std::uint64_t h, const inbox_item* item) noexcept {
+    if (slots_.empty()) return;
+    std::size_t i = home(h);
+    for (; slots_[i].item != item; i = (i + 1) & mask()) {
+      if (slots_[i].item == nullptr) return;
+    }
+    // Pull back each later entry of the cluster that may live in the hole, so that no probe stops
+    // early at it.
+    for (std::size_t j = (i + 1) & mask(); slots_[j].item != nullptr; j = (j + 1) & mask()) {
+      const std::size_t want = home(slots_[j].hash);
+      if (((i - want) & mask()) < ((j - want) & mask())) {
+        slots_[i] = slots_[j];
+        i = j;
+      }
+    }
+    slots_[i] = slot{};
+    --count_;
+  }
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    for (const slot& s : slots_) {
+      if (s.item != nullptr) fn(s.item);
+    }
+  }
+
+ private:
+  struct slot {
+    std::uint64_t hash = 0;
+    inbox_item* item = nullptr;
+  };
+  static constexpr unsigned min_bits = 6;
+
+  [[nodiscard]] std::size_t mask() const noexcept { return slots_.size() - 1; }
+  [[nodiscard]] std::size_t home(std::uint64_t h) const noexcept {
+    return static_cast<std::size_t>((h * 0x9E3779B97F4A7C15ULL) >> (64 - bits_));
+  }
+  void place(std::uint64_t h, inbox_item* item) noexcept {
+    std::size_t i = home(h);
+    while (slots_[i].item != nullptr) i = (i + 1) & mask();
+    slots_[i] = slot{h, item};
+  }
+  void grow() {
+    const unsigned bits = slots_.empty() ? min_bits : bits_ + 1;
+    std::vector<slot> old(std::size_t{1} << bits);
+    old.swap(slots_);
+    bits_ = bits;
+    for (const slot& s : old) {
+      if (s.item != nullptr) place(s.hash, s.item);
+    }
+  }
+
+  std::vector<slot> slots_;
+  unsigned bits_ = 0;
+  std::size_t count_ = 0;
+};
+
+// A queued entry due at once (offered, released or replayed), in the order lease() takes them.
+struct ready_entry {
+  tick due = 0;
+  std::int64_t id = 0;
+  inbox_item* item = nullptr;
+};
+
 }  // namespace
 
 struct memory_store::impl {
@@ -164,18 +266,24 @@ struct memory_store::impl {
 
   std::array<shard, shard_count> shards;
 
-  // The inbox.
-  struct item {
-    inbox_entry entry;
-    tick done_until = 0;  // state done: the key is a duplicate until then
-  };
+  // The inbox. Items are owned through `by_id` (freed by erase_item() and ~impl); every index
+  // holds either the item or its id. A queued entry is in exactly one of `ready` and `timed`, a
+  // leased one is in `timed` by lease_until, done and dead ones in neither.
   std::mutex inbox_mutex;
-  std::map<std::int64_t, item> entries;
-  std::unordered_map<std::string, std::int64_t> by_key;
-  std::set<std::pair<tick, std::int64_t>> due;         // queued by next_attempt_at, leased by lease_until
+  item_index by_id;
+  item_index by_key;
+  std::deque<ready_entry> ready;                       // queued, due at once: strictly by (due, id)
+  std::set<std::pair<tick, std::int64_t>> timed;       // queued for later by next_attempt_at, leased by lease_until
   std::set<std::pair<tick, std::int64_t>> done_order;  // done by end of retention
   std::array<std::set<std::int64_t>, 4> by_state;      // ids per entry_state, for list()
   std::int64_t next_id = 1;
+
+  impl() = default;
+  impl(const impl&) = delete;
+  impl& operator=(const impl&) = delete;
+  ~impl() {
+    by_id.for_each([](inbox_item* x) { delete x; });
+  }
 
   [[nodiscard]] tick now() const noexcept { return ticks(time->now()); }
   shard& shard_for(const digest& d) noexcept { return shards[d.a % shard_count]; }
@@ -197,45 +305,65 @@ struct memory_store::impl {
   static tick due_tick(const inbox_entry& e) noexcept {
     return ticks(e.state == entry_state::leased ? e.lease_until : e.next_attempt_at);
   }
+  [[nodiscard]] inbox_item* find(std::int64_t id) const {
+    return by_id.find(hash_id(id), [](const inbox_item& /*same id*/) { return true; });
+  }
+  [[nodiscard]] inbox_item* find(const std::string& key, std::uint64_t h) const {
+    return by_key.find(h, [&key](const inbox_item& x) { return x.entry.record.key == key; });
+  }
   void set_state(inbox_entry& e, entry_state s) {
     by_state[state_index(e.state)].erase(e.id);
     e.state = s;
     by_state[state_index(s)].insert(e.id);
   }
-  void unindex_due(const inbox_entry& e) {
-    if (e.state == entry_state::queued || e.state == entry_state::leased) due.erase({due_tick(e), e.id});
+  // Makes a queued entry due at `t`. Appended to `ready` when that keeps it in (due, id) order,
+  // as it does for every offer while the clock does not go back; in `timed` otherwise.
+  void queue_at(inbox_item& x, tick t) {
+    const std::int64_t id = x.entry.id;
+    if (ready.empty() || ready.back().due < t || (ready.back().due == t && ready.back().id < id)) {
+      ready.push_back(ready_entry{t, id, &x});
+    } else {
+      timed.emplace(t, id);
+    }
   }
-  // Forgets an entry; its unit of capacity is given back unless `give` is false (eviction hands it on).
-  void erase_item(std::map<std::int64_t, item>::iterator it, bool give = true) {
-    const inbox_entry& e = it->second.entry;
-    unindex_due(e);
-    if (e.state == entry_state::done) done_order.erase({it->second.done_until, e.id});
+  // Takes a leased entry, or a queued one waiting for a retry, out of `timed`. (A queued entry in
+  // `ready` leaves it only through lease().)
+  void unindex_timed(const inbox_entry& e) {
+    if (e.state == entry_state::queued || e.state == entry_state::leased) timed.erase({due_tick(e), e.id});
+  }
+  // Forgets a done entry; its unit of capacity is given back unless `give` is false (eviction
+  // hands it on).
+  void erase_item(inbox_item* x, bool give = true) {
+    const inbox_entry& e = x->entry;
+    unindex_timed(e);
+    if (e.state == entry_state::done) done_order.erase({x->done_until, e.id});
     by_state[state_index(e.state)].erase(e.id);
-    by_key.erase(e.record.key);
-    entries.erase(it);
+    by_key.erase(x->key_hash, x);
+    by_id.erase(hash_id(e.id), x);
+    delete x;
     if (give) give_back(1);
   }
   std::size_t purge_inbox(tick t) {
     std::size_t n = 0;
     while (!done_order.empty() && done_order.begin()->first <= t) {
-      erase_item(entries.find(done_order.begin()->second));
+      erase_item(find(done_order.begin()->second));
       ++n;
     }
     return n;
   }
   // The leased entry `id` if `token` holds its lease; otherwise not_found or in_progress.
-  result<item*> owned(std::int64_t id, std::uint64_t token) {
-    auto it = entries.find(id);
-    if (it == entries.end()) return error(errc::not_found, "memory: no inbox entry " + std::to_string(id));
-    inbox_entry& e = it->second.entry;
+  result<inbox_item*> owned(std::int64_t id, std::uint64_t token) {
+    inbox_item* x = find(id);
+    if (x == nullptr) return error(errc::not_found, "memory: no inbox entry " + std::to_string(id));
+    const inbox_entry& e = x->entry;
     if (e.state != entry_state::leased || token == 0 || e.lease_token != token) {
       return error(errc::in_progress, "memory: the lease on entry " + std::to_string(id) + " is not this worker's");
     }
-    return &it->second;
+    return x;
   }
   // Ends a lease: the entry leaves the due index and forgets its token.
   void end_lease(inbox_entry& e) {
-    unindex_due(e);
+    unindex_timed(e);
     e.lease_token = 0;
     e.lease_until = time_point{};
   }
@@ -284,7 +412,7 @@ struct memory_store::impl {
     if (source == inbox_source) {
       const std::lock_guard<std::mutex> lock(inbox_mutex);
       if (done_order.empty()) return eviction::raced;
-      erase_item(entries.find(done_order.begin()->second), false);
+      erase_item(find(done_order.begin()->second), false);
       return eviction::evicted;
     }
     shard& s = shards[source];
@@ -416,34 +544,39 @@ status memory_store::release(std::string_view key, std::uint64_t token) {
 
 // --- inbox ---------------------------------------------------------------------------------------
 
-result<offer_state> memory_store::offer(const inbox_record& rec) {
+result<offer_state> memory_store::offer(inbox_record rec) {
   impl& m = *impl_;
+  // Built before the lock: the allocation, the record moved in (no copy of the body), the hash.
+  // Declared before the lock guards, so that a duplicate's item is freed after the lock is released.
+  auto fresh = std::make_unique<inbox_item>();
+  fresh->key_hash = hash_key(rec.key);
+  fresh->entry.record = std::move(rec);
+  fresh->entry.state = entry_state::queued;
   bool have_room = false;  // this call holds a unit of capacity
   while (true) {
     {
       const std::lock_guard<std::mutex> lock(m.inbox_mutex);
       const tick t = m.now();
-      if (auto k = m.by_key.find(rec.key); k != m.by_key.end()) {
-        auto it = m.entries.find(k->second);
-        const impl::item& known = it->second;
-        if (known.entry.state != entry_state::done || t < known.done_until) {
+      if (inbox_item* known = m.find(fresh->entry.record.key, fresh->key_hash)) {
+        if (known->entry.state != entry_state::done || t < known->done_until) {
           if (have_room) m.give_back(1);
           return offer_state::duplicate;
         }
         // Done past its retention: the key is new again, in the room its old entry had.
-        m.erase_item(it, have_room);
+        m.erase_item(known, have_room);
         have_room = true;
       }
       if (have_room || m.reserve()) {
+        inbox_item* x = fresh.release();
         const std::int64_t id = m.next_id++;
-        inbox_entry& e = m.entries[id].entry;
-        e.id = id;
-        e.record = rec;
-        e.state = entry_state::queued;
-        e.next_attempt_at = at(t);
-        m.due.emplace(t, id);
-        m.by_state[state_index(entry_state::queued)].insert(id);
-        m.by_key.emplace(rec.key, id);
+        x->entry.id = id;
+        x->entry.next_attempt_at = at(t);
+        m.by_id.insert(hash_id(id), x);
+        m.by_key.insert(x->key_hash, x);
+        // Ids only grow, so the new id goes at the end: the hint makes the insert constant-time.
+        auto& queued = m.by_state[state_index(entry_state::queued)];
+        queued.insert(queued.end(), id);
+        m.queue_at(*x, t);
         return offer_state::queued;
       }
     }
@@ -456,20 +589,30 @@ result<std::vector<inbox_entry>> memory_store::lease(std::size_t max, std::chron
   impl& m = *impl_;
   const std::lock_guard<std::mutex> lock(m.inbox_mutex);
   const tick t = m.now();
-  std::vector<std::int64_t> picked;
-  for (auto it = m.due.begin(); it != m.due.end() && it->first <= t && picked.size() < max; ++it) {
-    picked.push_back(it->second);
+  // Oldest due first: merge the FIFO of entries due at once with the ordered set of the others.
+  std::vector<inbox_item*> picked;
+  while (picked.size() < max) {
+    const bool ready_due = !m.ready.empty() && m.ready.front().due <= t;
+    const bool timed_due = !m.timed.empty() && m.timed.begin()->first <= t;
+    if (ready_due && (!timed_due || std::make_pair(m.ready.front().due, m.ready.front().id) < *m.timed.begin())) {
+      picked.push_back(m.ready.front().item);
+      m.ready.pop_front();
+    } else if (timed_due) {
+      picked.push_back(m.find(m.timed.begin()->second));
+      m.timed.erase(m.timed.begin());
+    } else {
+      break;
+    }
   }
   std::vector<inbox_entry> out;
   out.reserve(picked.size());
-  for (const std::int64_t id : picked) {
-    inbox_entry& e = m.entries.find(id)->second.entry;
-    m.due.erase({impl::due_tick(e), id});
+  for (inbox_item* x : picked) {
+    inbox_entry& e = x->entry;
     if (e.state != entry_state::leased) m.set_state(e, entry_state::leased);
     ++e.attempts;
     e.lease_token = new_token(e.lease_token);
     e.lease_until = at(add(t, lease));
-    m.due.emplace(ticks(e.lease_until), id);
+    m.timed.emplace(ticks(e.lease_until), e.id);
     out.push_back(e);
   }
   return out;
@@ -480,7 +623,7 @@ status memory_store::ack(std::int64_t id, std::uint64_t token, std::chrono::mill
   const std::lock_guard<std::mutex> lock(m.inbox_mutex);
   auto owner = m.owned(id, token);
   if (!owner) return owner.error();
-  impl::item& x = **owner;
+  inbox_item& x = **owner;
   m.end_lease(x.entry);
   m.set_state(x.entry, entry_state::done);
   // Only the key is needed now; the body and headers go (std::string().swap frees their memory).
@@ -501,7 +644,7 @@ status memory_store::retry_at(std::int64_t id, std::uint64_t token, time_point w
   m.set_state(e, entry_state::queued);
   e.next_attempt_at = when;
   e.last_error = std::string(error);
-  m.due.emplace(ticks(when), id);
+  m.timed.emplace(ticks(when), id);
   return {};
 }
 
@@ -522,13 +665,14 @@ status memory_store::release(std::int64_t id, std::uint64_t token) {
   const std::lock_guard<std::mutex> lock(m.inbox_mutex);
   auto owner = m.owned(id, token);
   if (!owner) return owner.error();
-  inbox_entry& e = (*owner)->entry;
+  inbox_item& x = **owner;
+  inbox_entry& e = x.entry;
   m.end_lease(e);
   m.set_state(e, entry_state::queued);
   e.attempts = std::max(0, e.attempts - 1);
   const tick t = m.now();
   e.next_attempt_at = at(t);
-  m.due.emplace(t, id);
+  m.queue_at(x, t);
   return {};
 }
 
@@ -538,7 +682,7 @@ result<std::vector<inbox_entry>> memory_store::list(entry_state state, std::size
   const auto& ids = m.by_state[state_index(state)];
   std::vector<inbox_entry> out;
   for (auto it = ids.upper_bound(after_id); it != ids.end() && out.size() < limit; ++it) {
-    out.push_back(m.entries.find(*it)->second.entry);
+    out.push_back(m.find(*it)->entry);
   }
   return out;
 }
@@ -546,24 +690,24 @@ result<std::vector<inbox_entry>> memory_store::list(entry_state state, std::size
 result<std::optional<inbox_entry>> memory_store::get(std::int64_t id) {
   impl& m = *impl_;
   const std::lock_guard<std::mutex> lock(m.inbox_mutex);
-  auto it = m.entries.find(id);
-  if (it == m.entries.end()) return std::optional<inbox_entry>();
-  return std::optional<inbox_entry>(it->second.entry);
+  const inbox_item* x = m.find(id);
+  if (x == nullptr) return std::optional<inbox_entry>();
+  return std::optional<inbox_entry>(x->entry);
 }
 
 status memory_store::replay(std::int64_t id) {
   impl& m = *impl_;
   const std::lock_guard<std::mutex> lock(m.inbox_mutex);
-  auto it = m.entries.find(id);
-  if (it == m.entries.end() || it->second.entry.state != entry_state::dead) {
+  inbox_item* x = m.find(id);
+  if (x == nullptr || x->entry.state != entry_state::dead) {
     return error(errc::not_found, "memory: no dead letter with id " + std::to_string(id));
   }
-  inbox_entry& e = it->second.entry;
+  inbox_entry& e = x->entry;
   m.set_state(e, entry_state::queued);
   e.attempts = 0;
   const tick t = m.now();
   e.next_attempt_at = at(t);
-  m.due.emplace(t, id);
+  m.queue_at(*x, t);
   return {};
 }
 

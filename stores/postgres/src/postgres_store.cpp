@@ -466,7 +466,7 @@ status postgres_store::release(std::string_view key, std::uint64_t token) {
 
 // --- inbox ----------------------------------------------------------------------------------
 
-result<offer_state> postgres_store::offer(const inbox_record& rec) {
+result<offer_state> postgres_store::offer(inbox_record rec) {
   pg::params p;
   p.add_bytes(rec.key);
   p.add_i16(static_cast<std::int16_t>(rec.source));

@@ -415,7 +415,7 @@ status sqlite_store::release(std::string_view key, std::uint64_t token) {
 
 // --- inbox ---------------------------------------------------------------------------------------
 
-result<offer_state> sqlite_store::offer(const inbox_record& rec) {
+result<offer_state> sqlite_store::offer(inbox_record rec) {
   return impl_->write<offer_state>([&rec](impl& self) -> result<offer_state> {
     const std::int64_t now = self.now_ms();
     const auto insert = [&]() -> result<std::size_t> {

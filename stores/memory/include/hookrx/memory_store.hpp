@@ -42,7 +42,8 @@ struct memory_store_options {
 };
 
 /// Both store roles in memory; thread-safe. Dedup keys are sharded by hash (16 locks); the inbox has
-/// one lock and an ordered index of due entries. The two roles keep separate key spaces.
+/// one lock, held for a few constant-time steps per offer (the entry is built before it). The two
+/// roles keep separate key spaces.
 class memory_store final : public dedup_store, public inbox_store {
  public:
   [[nodiscard]] static std::shared_ptr<memory_store> create(memory_store_options options = {},
@@ -56,7 +57,7 @@ class memory_store final : public dedup_store, public inbox_store {
                                 std::chrono::milliseconds retention) override;
   [[nodiscard]] status release(std::string_view key, std::uint64_t token) override;
 
-  [[nodiscard]] result<offer_state> offer(const inbox_record& rec) override;
+  [[nodiscard]] result<offer_state> offer(inbox_record rec) override;
   [[nodiscard]] result<std::vector<inbox_entry>> lease(std::size_t max, std::chrono::milliseconds lease) override;
   [[nodiscard]] status ack(std::int64_t id, std::uint64_t token, std::chrono::milliseconds retention) override;
   [[nodiscard]] status retry_at(std::int64_t id, std::uint64_t token, time_point when, std::string_view error) override;

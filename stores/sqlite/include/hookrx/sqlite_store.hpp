@@ -48,7 +48,7 @@ class sqlite_store final : public dedup_store, public inbox_store {
                                 std::chrono::milliseconds retention) override;
   [[nodiscard]] status release(std::string_view key, std::uint64_t token) override;
 
-  [[nodiscard]] result<offer_state> offer(const inbox_record& rec) override;
+  [[nodiscard]] result<offer_state> offer(inbox_record rec) override;
   [[nodiscard]] result<std::vector<inbox_entry>> lease(std::size_t max, std::chrono::milliseconds lease) override;
   [[nodiscard]] status ack(std::int64_t id, std::uint64_t token, std::chrono::milliseconds retention) override;
   [[nodiscard]] status retry_at(std::int64_t id, std::uint64_t token, time_point when, std::string_view error) override;
