@@ -7,9 +7,10 @@
 //   conn->exec(...);                     // back to the pool when the lease ends
 //
 // `Connection` is constructed from `const Settings&` (which the pool owns and outlives it) and has
-// `bool healthy() const` and `status connect(deadline)`; `Settings` has a `timeout`. After a failed
-// connect, leases fail at once with the same error for a short pause (at most the timeout) instead
-// of every caller dialing a server that is down; the first successful connect ends the pause.
+// `bool healthy() const` and `status connect(deadline)`; `Settings` has a `timeout`. After a connect
+// fails with time to spare (refused, authentication, ...), leases fail at once with the same error
+// for a short pause (at most the timeout) instead of every caller dialing a server that is down;
+// the first successful connect ends the pause.
 #pragma once
 
 #include <algorithm>
@@ -79,8 +80,11 @@ class connection_pool {
     }
     if (status s = l->connect(until); !s) {
       const std::lock_guard<std::mutex> lock(mu_);
-      quiet_until_ = clock::now() + std::min<clock::duration>(reconnect_pause, settings_.timeout);
-      last_failure_ = s.error().detail();
+      // A connect cut short by this caller's own deadline says nothing about the server.
+      if (clock::now() < until) {
+        quiet_until_ = clock::now() + std::min<clock::duration>(reconnect_pause, settings_.timeout);
+        last_failure_ = s.error().detail();
+      }
       return s.error();
     }
     {
