@@ -6,7 +6,7 @@
 #
 #   bench/wrk/run.sh BUILD_DIR [--servers httplib,beast,pistache,civetweb] [--rounds 3]
 #                    [--duration 10s] [--warmup 2s] [--server-cpu 1] [--wrk-cpu 0] [--port 18080]
-#                    [--out DIR]
+#                    [--quiet-wait 60] [--out DIR]
 #
 # Each round runs every server, bare and hookrx back to back; the order of the two modes alternates
 # from round to round so that a drift in the machine's load does not always favour the same mode.
@@ -18,6 +18,9 @@
 # CPU" is wrk's own user+sys time over its run (/usr/bin/time), as a share of its one core. If the
 # bare server is well short of a full core, the bare figure is not server-bound: see which of the
 # other two is full.
+#
+# The machine is shared: before each run the script waits (up to --quiet-wait seconds, 0: never)
+# until both CPUs were at least 85 % idle over one second, and records how idle they were.
 #
 # Server threads: httplib and CivetWeb serve one connection per thread, so they get 64 (one per wrk
 # connection); Beast and Pistache are event-driven and get 1 (they have one core). The same count is
@@ -43,6 +46,7 @@ warmup=2s
 server_cpu=1
 wrk_cpu=0
 port=18080
+quiet_wait=60
 out=""
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -53,6 +57,7 @@ while [[ $# -gt 0 ]]; do
     --server-cpu) server_cpu=$2 ;;
     --wrk-cpu) wrk_cpu=$2 ;;
     --port) port=$2 ;;
+    --quiet-wait) quiet_wait=$2 ;;
     --out) out=$2 ;;
     *) usage ;;
   esac
@@ -68,7 +73,7 @@ command -v wrk >/dev/null || { echo "run.sh: wrk is not installed" >&2; exit 2; 
 out=${out:-$build/wrk-results/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 tsv=$out/runs.tsv
-printf 'round\tserver\tmode\trps\tp50_us\tp99_us\tserver_cpu\tcore_busy\twrk_cpu\tload1\n' >"$tsv"
+printf 'round\tserver\tmode\trps\tp50_us\tp99_us\tserver_cpu\tcore_busy\twrk_cpu\tload1\tidle_before\n' >"$tsv"
 [[ -x /usr/bin/time ]] || { echo "run.sh: needs /usr/bin/time (package time)" >&2; exit 2; }
 clk_tck=$(getconf CLK_TCK)
 
@@ -85,6 +90,25 @@ cpu_ticks() {
   awk -v cpu="cpu$1" '$1 == cpu { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
 }
 now() { date +%s.%N; }
+
+# Percent of all CPUs idle over the next second.
+idle_pct() {
+  local a b
+  a=$(awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i; print $5 + $6, t }' /proc/stat)
+  sleep 1
+  b=$(awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i; print $5 + $6, t }' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.0f\n", 100 * (y[1] - x[1]) / (y[2] - x[2]) }'
+}
+
+# Waits until the machine is quiet (or --quiet-wait has passed); sets $idle_before.
+wait_for_quiet() {
+  local waited=0
+  idle_before=$(idle_pct)
+  while ((idle_before < 85 && waited < quiet_wait)); do
+    idle_before=$(idle_pct)
+    waited=$((waited + 1))
+  done
+}
 
 wait_for_port() {
   for _ in $(seq 1 200); do
@@ -107,6 +131,7 @@ failed=0
 run_one() {  # round server mode
   local round=$1 server=$2 mode=$3 threads pid log
   threads=$(threads_for "$server")
+  wait_for_quiet
   log=$out/$server-$mode-r$round
   taskset -c "$server_cpu" "$binary" --server "$server" --mode "$mode" --port "$port" --threads "$threads" \
     2>"$log.server.txt" &
@@ -151,11 +176,11 @@ run_one() {  # round server mode
       split(c0, a, " "); split(c1, b, " "); split(w, x, " ");
       printf "%.0f %.0f %.0f\n", 100 * (p1 - p0) / hz / (t1 - t0), 100 * (b[1] - a[1]) / (b[2] - a[2]),
         100 * (x[1] + x[2]) / x[3] }')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "$mode" "$rps" "$p50" "$p99" \
-    "$server_cpu_pct" "$core_busy_pct" "$wrk_cpu_pct" "$load1" >>"$tsv"
-  printf 'round %s  %-8s %-6s %7s req/s  p99 %6.2f ms  server CPU %3s%%  its core busy %3s%%  wrk CPU %3s%%  load %s\n' \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "$mode" "$rps" "$p50" "$p99" \
+    "$server_cpu_pct" "$core_busy_pct" "$wrk_cpu_pct" "$load1" "$idle_before" >>"$tsv"
+  printf 'round %s  %-8s %-6s %7s req/s  p99 %6.2f ms  server CPU %3s%%  its core busy %3s%%  wrk CPU %3s%%  load %s  idle before %s%%\n' \
     "$round" "$server" "$mode" "$rps" "$(awk -v u="$p99" 'BEGIN { print u / 1000 }')" "$server_cpu_pct" \
-    "$core_busy_pct" "$wrk_cpu_pct" "$load1"
+    "$core_busy_pct" "$wrk_cpu_pct" "$load1" "$idle_before"
 }
 
 echo "hookrx wrk bench: $(nproc) CPUs, server on CPU $server_cpu, wrk on CPU $wrk_cpu; $(uptime)"
