@@ -17,7 +17,9 @@
 # that ran on that core (the server, softirq work of the loopback, and anybody else's jobs); "wrk
 # CPU" is wrk's own user+sys time over its run (/usr/bin/time), as a share of its one core. If the
 # bare server is well short of a full core, the bare figure is not server-bound: see which of the
-# other two is full.
+# other two is full. "server µs/req" is the server's CPU time per answered request: it moves far
+# less with a neighbour's load than req/s does, and bare/hookrx of it is the throughput ratio the
+# two would reach if both were bound by the server's CPU alone.
 #
 # The machine is shared: before each run the script waits (up to --quiet-wait seconds, 0: never)
 # until both CPUs were at least 85 % idle over one second, and records how idle they were.
@@ -73,7 +75,7 @@ command -v wrk >/dev/null || { echo "run.sh: wrk is not installed" >&2; exit 2; 
 out=${out:-$build/wrk-results/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 tsv=$out/runs.tsv
-printf 'round\tserver\tmode\trps\tp50_us\tp99_us\tserver_cpu\tcore_busy\twrk_cpu\tload1\tidle_before\n' >"$tsv"
+printf 'round\tserver\tmode\trps\tp50_us\tp99_us\tserver_cpu\tcore_busy\twrk_cpu\tload1\tidle_before\tserver_us_per_req\n' >"$tsv"
 [[ -x /usr/bin/time ]] || { echo "run.sh: needs /usr/bin/time (package time)" >&2; exit 2; }
 clk_tck=$(getconf CLK_TCK)
 
@@ -128,6 +130,9 @@ next_tag() {
 }
 
 failed=0
+server_pid=""
+# A server still running when the script is interrupted is stopped by its PID.
+trap '[[ -z $server_pid ]] || kill "$server_pid" 2>/dev/null || true' EXIT
 run_one() {  # round server mode
   local round=$1 server=$2 mode=$3 threads pid log
   threads=$(threads_for "$server")
@@ -136,6 +141,7 @@ run_one() {  # round server mode
   taskset -c "$server_cpu" "$binary" --server "$server" --mode "$mode" --port "$port" --threads "$threads" \
     2>"$log.server.txt" &
   pid=$!
+  server_pid=$pid
   if ! wait_for_port "$port"; then
     echo "run.sh: $server $mode did not start listening (see $log.server.txt)" >&2
     kill "$pid" 2>/dev/null || true
@@ -157,6 +163,7 @@ run_one() {  # round server mode
   p1=$(process_ticks "$pid"); c1=$(cpu_ticks "$server_cpu"); t1=$(now)
   kill -TERM "$pid"
   wait "$pid" || true
+  server_pid=""
 
   if [[ $rc -ne 0 ]]; then
     echo "run.sh: wrk FAILED for $server $mode round $round (status $rc):" >&2
@@ -166,20 +173,21 @@ run_one() {  # round server mode
   local result
   result=$(grep '^wrk-result' "$log.wrk.txt" || true)
   [[ -n $result ]] || { echo "run.sh: no result from wrk for $server $mode" >&2; failed=1; return; }
-  local rps p50 p99
+  local rps p50 p99 requests
   rps=$(sed -E 's/.* rps=([0-9]+).*/\1/' <<<"$result")
+  requests=$(sed -E 's/.* requests=([0-9]+).*/\1/' <<<"$result")
   p50=$(sed -E 's/.* p50_us=([0-9]+).*/\1/' <<<"$result")
   p99=$(sed -E 's/.* p99_us=([0-9]+).*/\1/' <<<"$result")
-  local server_cpu_pct core_busy_pct wrk_cpu_pct
-  read -r server_cpu_pct core_busy_pct wrk_cpu_pct < <(awk -v p0="$p0" -v p1="$p1" -v t0="$t0" -v t1="$t1" \
-    -v hz="$clk_tck" -v c0="$c0" -v c1="$c1" -v w="$(tail -n 1 "$log.wrk-time.txt")" 'BEGIN {
+  local server_cpu_pct core_busy_pct wrk_cpu_pct us_per_req
+  read -r server_cpu_pct core_busy_pct wrk_cpu_pct us_per_req < <(awk -v p0="$p0" -v p1="$p1" -v t0="$t0" \
+    -v t1="$t1" -v hz="$clk_tck" -v c0="$c0" -v c1="$c1" -v w="$(tail -n 1 "$log.wrk-time.txt")" -v n="$requests" 'BEGIN {
       split(c0, a, " "); split(c1, b, " "); split(w, x, " ");
-      printf "%.0f %.0f %.0f\n", 100 * (p1 - p0) / hz / (t1 - t0), 100 * (b[1] - a[1]) / (b[2] - a[2]),
-        100 * (x[1] + x[2]) / x[3] }')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "$mode" "$rps" "$p50" "$p99" \
-    "$server_cpu_pct" "$core_busy_pct" "$wrk_cpu_pct" "$load1" "$idle_before" >>"$tsv"
-  printf 'round %s  %-8s %-6s %7s req/s  p99 %6.2f ms  server CPU %3s%%  its core busy %3s%%  wrk CPU %3s%%  load %s  idle before %s%%\n' \
-    "$round" "$server" "$mode" "$rps" "$(awk -v u="$p99" 'BEGIN { print u / 1000 }')" "$server_cpu_pct" \
+      printf "%.0f %.0f %.0f %.1f\n", 100 * (p1 - p0) / hz / (t1 - t0), 100 * (b[1] - a[1]) / (b[2] - a[2]),
+        100 * (x[1] + x[2]) / x[3], 1e6 * (p1 - p0) / hz / n }')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$server" "$mode" "$rps" "$p50" "$p99" \
+    "$server_cpu_pct" "$core_busy_pct" "$wrk_cpu_pct" "$load1" "$idle_before" "$us_per_req" >>"$tsv"
+  printf 'round %s  %-8s %-6s %7s req/s  p99 %6.2f ms  server CPU %3s%% (%5s us/req)  its core busy %3s%%  wrk CPU %3s%%  load %s  idle before %s%%\n' \
+    "$round" "$server" "$mode" "$rps" "$(awk -v u="$p99" 'BEGIN { print u / 1000 }')" "$server_cpu_pct" "$us_per_req" \
     "$core_busy_pct" "$wrk_cpu_pct" "$load1" "$idle_before"
 }
 
@@ -210,12 +218,13 @@ awk -F'\t' -v threads_httplib="$(threads_for httplib)" -v threads_beast="$(threa
     if (!($2 in seen)) { seen[$2] = 1; order[++count] = $2 }
     add($2 SUBSEP $3 SUBSEP "rps", $4); add($2 SUBSEP $3 SUBSEP "p99", $6 / 1000);
     add($2 SUBSEP $3 SUBSEP "cpu", $7); add($2 SUBSEP $3 SUBSEP "busy", $8); add($2 SUBSEP $3 SUBSEP "wrk", $9);
+    add($2 SUBSEP $3 SUBSEP "us", $12);
     rps[$1 SUBSEP $2 SUBSEP $3] = $4; rounds[$1] = 1
   }
   END {
     print "";
-    print "| server (threads) | bare req/s | hookrx req/s | hookrx / bare | server CPU % bare / hookrx | core busy % bare / hookrx | wrk CPU % bare / hookrx | p99 ms bare / hookrx |";
-    print "|---|---:|---:|---:|---:|---:|---:|---:|";
+    print "| server (threads) | bare req/s | hookrx req/s | hookrx / bare | server CPU % bare / hookrx | server µs/req bare / hookrx (ratio) | core busy % bare / hookrx | wrk CPU % bare / hookrx | p99 ms bare / hookrx |";
+    print "|---|---:|---:|---:|---:|---:|---:|---:|---:|";
     for (i = 1; i <= count; i++) {
       s = order[i]; b = s SUBSEP "bare" SUBSEP; h = s SUBSEP "hookrx" SUBSEP;
       if (!((b "rps") in values) || !((h "rps") in values)) continue;
@@ -223,11 +232,13 @@ awk -F'\t' -v threads_httplib="$(threads_for httplib)" -v threads_beast="$(threa
       for (r in rounds) if (((r SUBSEP s SUBSEP "bare") in rps) && ((r SUBSEP s SUBSEP "hookrx") in rps))
         ratios = ratios (ratios == "" ? "" : " ") rps[r SUBSEP s SUBSEP "hookrx"] / rps[r SUBSEP s SUBSEP "bare"];
       t = s == "httplib" ? threads_httplib : s == "beast" ? threads_beast : s == "pistache" ? threads_pistache : threads_civetweb;
-      printf "| %s (%s) | %d [%d–%d] | %d [%d–%d] | **%.0f %%** [%.0f–%.0f] | %d / %d | %d / %d | %d / %d | %.2f / %.2f |\n",
+      printf "| %s (%s) | %d [%d–%d] | %d [%d–%d] | **%.0f %%** [%.0f–%.0f] | %d / %d | %.1f / %.1f (%.0f %%) | %d / %d | %d / %d | %.2f / %.2f |\n",
         s, t, median(values[b "rps"]), lo(values[b "rps"]), hi(values[b "rps"]),
         median(values[h "rps"]), lo(values[h "rps"]), hi(values[h "rps"]),
         100 * median(values[h "rps"]) / median(values[b "rps"]), 100 * lo(ratios), 100 * hi(ratios),
-        median(values[b "cpu"]), median(values[h "cpu"]), median(values[b "busy"]), median(values[h "busy"]),
+        median(values[b "cpu"]), median(values[h "cpu"]),
+        median(values[b "us"]), median(values[h "us"]), 100 * median(values[b "us"]) / median(values[h "us"]),
+        median(values[b "busy"]), median(values[h "busy"]),
         median(values[b "wrk"]), median(values[h "wrk"]), median(values[b "p99"]), median(values[h "p99"]);
       if (median(values[b "cpu"]) < 85)
         notes = notes sprintf("- %s: the bare server used %d %% of its core (core busy %d %%): the bare figure is not server-CPU-bound (client, kernel or a neighbour limits it).\n",
