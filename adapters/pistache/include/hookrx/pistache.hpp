@@ -18,6 +18,11 @@
 // Pistache reads a whole request before any handler runs, so it never answers
 // "Expect: 100-continue": a sender that waits for it sends its body after its own time-out.
 //
+// Pistache 0.0.5 keeps a connection open only when the request says "Connection: keep-alive"; an
+// HTTP/1.1 request without that header (persistent by default) is answered "Connection: Close"
+// and the connection is closed, so such a sender opens one connection per delivery (measured
+// with wrk: about 2.5x the server's CPU per request; bench/RESULTS.md, "Adapter throughput").
+//
 // Pistache 0.0.5 does not decode Content-Encoding; it parses the header into an enum, which this
 // adapter writes back ("gzip", "unknown", ...), so the core refuses any encoding but identity
 // (415) before it verifies anything.
