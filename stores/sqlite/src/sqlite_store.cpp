@@ -331,6 +331,9 @@ result<std::shared_ptr<sqlite_store>> sqlite_store::open(sqlite_options options,
   sqlite3_busy_timeout(p->reader.handle(), static_cast<int>(p->options.busy_timeout.count()));
   if (status st = p->checkpointer.open(p->options.path, SQLITE_OPEN_READWRITE); !st) return st.error();
   sqlite3_busy_timeout(p->checkpointer.handle(), static_cast<int>(p->options.busy_timeout.count()));
+  // A connection learns that the file is in WAL mode only when it first reads it; until then
+  // sqlite3_wal_checkpoint_v2() does nothing and still returns SQLITE_OK (with -1 frames).
+  if (status st = p->checkpointer.exec("SELECT count(*) FROM sqlite_schema"); !st) return st.error();
   impl* raw = p.get();
   sqlite3_wal_hook(raw->writer.handle(), &impl::on_wal_commit, raw);
   raw->checkpoint_thread = std::thread([raw] { raw->checkpoint_loop(); });
