@@ -31,6 +31,11 @@ struct sqlite_options {
   std::chrono::milliseconds busy_timeout{5000};
   /// Writes committed together at most (the queue is drained in batches of this size).
   std::size_t max_batch = 512;
+  /// WAL size, in pages, at which the WAL file is written from its beginning again (SQLite's own
+  /// default threshold). A background thread copies the WAL into the database every few new
+  /// pages; if it cannot keep up, writes wait for a checkpoint at 4x this size, so the WAL stays
+  /// bounded under any load (unless another connection holds a read transaction open for long).
+  int checkpoint_pages = 1000;
 };
 
 class sqlite_store final : public dedup_store, public inbox_store {
@@ -64,6 +69,8 @@ class sqlite_store final : public dedup_store, public inbox_store {
   struct commit_stats {
     std::uint64_t commits = 0;
     std::uint64_t writes = 0;
+    /// Times the WAL was written from its beginning again after a checkpoint.
+    std::uint64_t wal_restarts = 0;
   };
   [[nodiscard]] commit_stats stats() const;
 
