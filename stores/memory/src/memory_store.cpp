@@ -77,10 +77,18 @@ struct md_ctx_deleter {
   void operator()(EVP_MD_CTX* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
 };
 
-// The first 128 bits of SHA-256(key); nullopt only if OpenSSL fails.
+// The first 128 bits of SHA-256(key); nullopt only if OpenSSL fails. A delivery asks about its key
+// twice, usually on one thread (claim, then complete or release): the last key hashed on each
+// thread is remembered with its digest, which saves one SHA-256 of the key per delivery.
 std::optional<digest> digest_of(std::string_view key) {
+  struct last_hashed {
+    std::string key;
+    digest value;
+  };
   static const std::unique_ptr<EVP_MD, md_deleter> md(EVP_MD_fetch(nullptr, "SHA256", nullptr));
   thread_local const std::unique_ptr<EVP_MD_CTX, md_ctx_deleter> ctx(EVP_MD_CTX_new());
+  thread_local std::optional<last_hashed> last;
+  if (last && last->key == key) return last->value;
   std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
   unsigned int len = 0;
   if (!md || !ctx || EVP_DigestInit_ex2(ctx.get(), md.get(), nullptr) != 1 ||
@@ -91,6 +99,9 @@ std::optional<digest> digest_of(std::string_view key) {
   digest d;
   std::memcpy(&d.a, out.data(), sizeof d.a);
   std::memcpy(&d.b, out.data() + sizeof d.a, sizeof d.b);
+  if (!last) last.emplace();
+  last->key.assign(key);  // reuses the string's buffer from one key to the next
+  last->value = d;
   return d;
 }
 
