@@ -11,7 +11,7 @@
 //   BM_simdjson_floor      simdjson On-Demand read of event/extraction_id/document_id/status
 //   BM_pipeline            receiver::handle(), no store, empty document_completed handler
 //
-// Every benchmark reports "cxx_allocs/iter" (global operator new, replaced below) and
+// Every benchmark reports "cxx_allocs/iter" (global operator new, replaced by tests/counting_new.cpp) and
 // "ossl_allocs/iter" (OpenSSL's allocator, replaced with CRYPTO_set_mem_functions before anything
 // touches OpenSSL). Both counters are thread-local, so the threaded variants count per thread and
 // Google Benchmark sums them before dividing by the total iteration count.
@@ -33,43 +33,24 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
-#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "counting_new.hpp"
 #include "hookrx/events.hpp"
 #include "hookrx/receiver.hpp"
 #include "hookrx/request.hpp"
 #include "hookrx/verify.hpp"
 
-// GCC pairs the inlined replacement operator delete (free) with the operator new call and warns;
-// both are ours and do match.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 // ---------------------------------------------------------------------------------------------
-// Allocation counting. Always on and thread-local: one increment per allocation, no lock.
+// Allocation counting: C++ through tests/counting_new.cpp, OpenSSL through its allocator hooks.
+// Both thread-local: one increment per allocation, no lock.
 
 namespace {
 
-thread_local std::size_t cxx_allocations = 0;
 thread_local std::size_t ossl_allocations = 0;
-
-void* counted_malloc(std::size_t size) noexcept {
-  ++cxx_allocations;
-  return std::malloc(size == 0 ? 1 : size);
-}
-
-void* counted_aligned(std::size_t size, std::align_val_t align) noexcept {
-  ++cxx_allocations;
-  auto alignment = static_cast<std::size_t>(align);
-  if (alignment < sizeof(void*)) alignment = sizeof(void*);
-  void* p = nullptr;
-  return posix_memalign(&p, alignment, size == 0 ? 1 : size) == 0 ? p : nullptr;
-}
 
 void* ossl_malloc(std::size_t size, const char* /*file*/, int /*line*/) {
   ++ossl_allocations;
@@ -84,51 +65,14 @@ void ossl_free(void* p, const char* /*file*/, int /*line*/) { std::free(p); }
 
 }  // namespace
 
-void* operator new(std::size_t size) {
-  if (void* p = counted_malloc(size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) {
-  if (void* p = counted_malloc(size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size); }
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size); }
-void* operator new(std::size_t size, std::align_val_t align) {
-  if (void* p = counted_aligned(size, align)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size, std::align_val_t align) {
-  if (void* p = counted_aligned(size, align)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t size, std::align_val_t align, const std::nothrow_t&) noexcept {
-  return counted_aligned(size, align);
-}
-void* operator new[](std::size_t size, std::align_val_t align, const std::nothrow_t&) noexcept {
-  return counted_aligned(size, align);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-
 namespace {
 
 // Allocations made on this thread between construction and report(), per iteration.
 class allocation_probe {
  public:
-  allocation_probe() noexcept : cxx_(cxx_allocations), ossl_(ossl_allocations) {}
+  allocation_probe() noexcept : cxx_(hookrx_test::new_calls_on_this_thread()), ossl_(ossl_allocations) {}
   void report(benchmark::State& state) const {
-    const std::size_t cxx = cxx_allocations - cxx_;
+    const std::size_t cxx = hookrx_test::new_calls_on_this_thread() - cxx_;
     const std::size_t ossl = ossl_allocations - ossl_;
     state.counters["cxx_allocs/iter"] =
         benchmark::Counter(static_cast<double>(cxx), benchmark::Counter::kAvgIterations);
