@@ -76,6 +76,9 @@ struct server_traits {
   /// The server lets a handler run before the body has arrived, so "Expect: 100-continue" can be
   /// answered (Pistache buffers the whole request first and never answers it).
   bool answers_expect_continue = true;
+  /// A request whose Content-Length is over the cap is answered 413 from its headers, before any
+  /// of the body arrives, and the connection closed (Pistache reads the whole request first).
+  bool refuses_declared_oversize_unread = true;
 };
 
 /// Starts a server that serves `rx` at POST `route`; returns once it listens (the suite still
@@ -439,6 +442,21 @@ TEST_SUITE(HOOKRX_ADAPTER_NAME " adapter") {
         body.size() <= cap + hookrx_adapter_test::traits.server_refuses_beyond) {
       CHECK(res->body.find("body_too_large") != std::string::npos);
     }
+    CHECK(documents == 0);
+  }
+
+  TEST_CASE_FIXTURE(fixture, "a declared body over the cap is refused before it is read, and the connection closed" *
+                                 doctest::skip(!hookrx_adapter_test::traits.refuses_declared_oversize_unread)) {
+    // Headers only: the body is never sent, so only Content-Length can trigger the answer.
+    raw_connection conn(server->port());
+    conn.send_all(
+        "POST /webhooks/perfectparser HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Content-Length: 1000000\r\nX-PerfectParser-Signature: " +
+        std::string(64, '0') + "\r\n\r\n");
+    const auto reply = conn.read_reply();
+    CHECK(reply.status == 413);
+    CHECK(reply.header("connection") == "close");
+    CHECK(reply.body.find("body_too_large") != std::string::npos);
     CHECK(documents == 0);
   }
 

@@ -7,7 +7,10 @@
 
 namespace hookrx_adapter_test {
 
-const server_traits traits{};
+// httplib answers an over-cap Content-Length with 413 from the headers but keeps the connection
+// open (documented in hookrx/httplib.hpp), so the shared "refused before it is read, and the
+// connection closed" case does not apply.
+const server_traits traits{128, 0, true, false};
 
 namespace {
 

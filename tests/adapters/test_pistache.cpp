@@ -13,7 +13,7 @@ namespace hookrx_adapter_test {
 // Pistache buffers at most cap + header_allowance bytes per request and answers anything larger
 // with its own 413; it reads a whole request before any handler runs, so it never answers
 // "Expect: 100-continue".
-const server_traits traits{128, hookrx::pistache_adapter::header_allowance, false};
+const server_traits traits{128, hookrx::pistache_adapter::header_allowance, false, false};
 
 namespace {
 

@@ -11,10 +11,12 @@
 //
 // What mount() changes on the server, and why:
 //  - set_payload_max_length(cap): a Content-Length above the receiver's cap is refused with 413
-//    before any of the body is buffered. httplib 0.11 applies that limit to Content-Length only,
-//    so the route also stops reading a chunked body at the cap (413, connection closed).
-//    The limit is server-wide: mounting receivers with different caps on one server leaves the
-//    last one's cap in force for every route; mount the receiver with the largest cap last.
+//    before any of the body is buffered; httplib 0.11 does not close that connection (no
+//    "Connection: close"), although the refused body is still owed on it. httplib 0.11 applies
+//    that limit to Content-Length only, so the route also stops reading a chunked body at the
+//    cap (413, connection closed). The limit is server-wide: mounting receivers with different
+//    caps on one server leaves the last one's cap in force for every route; mount the receiver
+//    with the largest cap last.
 //  - set_tcp_nodelay(true): without it httplib answers small POSTs ~100x slower (Nagle meets
 //    delayed ACK).
 // What it leaves to you: httplib closes a kept-alive connection after 5 requests unless
