@@ -4,6 +4,7 @@
 #   scripts/deps.sh run    what building and running the sample receiver needs
 #   scripts/deps.sh test   run + everything the test suite builds, links or starts
 #   scripts/deps.sh ci     test + what CI adds (clang, clang-format, clang-tidy)
+#   scripts/deps.sh bench  test + wrk, for bench/wrk/run.sh
 #
 # As root it installs with apt-get; as anyone else it prints the command to run and fails.
 set -euo pipefail
@@ -13,14 +14,16 @@ profile=${1:-test}
 run_pkgs=(g++ cmake ninja-build pkg-config libssl-dev libsimdjson-dev
           libcpp-httplib-dev libsqlite3-dev)
 test_pkgs=(doctest-dev libboost-dev libpistache-dev libcivetweb-dev civetweb
-           libpq-dev libhiredis-dev postgresql redis-server libbenchmark-dev)
+           libpq-dev libhiredis-dev postgresql redis-server libbenchmark-dev libcli11-dev)
 ci_pkgs=(clang libclang-rt-14-dev clang-format clang-tidy)
+bench_pkgs=(wrk)
 
 case "$profile" in
   run) wanted=("${run_pkgs[@]}") ;;
   test) wanted=("${run_pkgs[@]}" "${test_pkgs[@]}") ;;
   ci) wanted=("${run_pkgs[@]}" "${test_pkgs[@]}" "${ci_pkgs[@]}") ;;
-  *) echo "usage: $0 run|test|ci" >&2; exit 2 ;;
+  bench) wanted=("${run_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  *) echo "usage: $0 run|test|ci|bench" >&2; exit 2 ;;
 esac
 
 missing=()
