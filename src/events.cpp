@@ -19,8 +19,15 @@ parashift_topic parse_parashift_topic(std::string_view name) noexcept {
   return parashift_topic::unknown;
 }
 
+status parse_event(provider source, std::string_view body, event& out) {
+  return source == provider::perfectparser ? detail::parse_perfectparser(body, out)
+                                           : detail::parse_parashift(body, out);
+}
+
 result<event> parse_event(provider source, std::string_view body) {
-  return source == provider::perfectparser ? detail::parse_perfectparser(body) : detail::parse_parashift(body);
+  result<event> out(std::in_place);
+  if (status st = parse_event(source, body, *out); !st) out = st.error();
+  return out;  // one object on every path, so the event is never moved
 }
 
 }  // namespace hookrx

@@ -19,13 +19,12 @@ namespace hookrx::detail::json {
 namespace od = simdjson::ondemand;
 using simdjson::error_code;
 
-/// The body copied once into storage that simdjson may read past the end of (SIMDJSON_PADDING);
-/// the same string becomes the event's raw_json(), so the copy is paid once.
-[[nodiscard]] inline std::string padded_copy(std::string_view body) {
-  std::string s;
-  s.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-  s.assign(body);
-  return s;
+/// Copies the body into `out` (the event's raw_json()), with room that simdjson may read past the
+/// end of (SIMDJSON_PADDING): the one copy of the body is the one simdjson parses. A reused `out`
+/// allocates only when the body is larger than any it held before.
+inline void copy_padded(std::string_view body, std::string& out) {
+  out.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  out.assign(body);
 }
 
 /// How deeply arrays and objects may nest: simdjson's default limit.
@@ -74,7 +73,7 @@ inline constexpr std::size_t max_depth = simdjson::DEFAULT_MAX_DEPTH;
   return false;
 }
 
-/// Starts iterating `raw` (from padded_copy) with the calling thread's parser, whose buffers are
+/// Starts iterating `raw` (from copy_padded) with the calling thread's parser, whose buffers are
 /// reused from one delivery to the next.
 [[nodiscard]] inline error_code iterate(std::string& raw, od::document& doc) {
   if (nests_too_deep(raw)) return simdjson::DEPTH_ERROR;
@@ -132,14 +131,34 @@ inline constexpr std::size_t max_depth = simdjson::DEFAULT_MAX_DEPTH;
   return v.is_null().get(null) == simdjson::SUCCESS && null;
 }
 
-// Each reader stores a non-null value into `out`, leaves `out` as it was for null, and returns the
-// error met, if any. A value not read is skipped by the iteration.
+// Each reader stores the value into `out`, makes `out` absent (empty) for null, and returns the
+// error met, if any; after an error `out` is unspecified. Strings are assigned, not rebuilt, so a
+// reused `out` keeps its capacity. A value not read is skipped by the iteration.
 [[nodiscard]] inline error_code read(od::value& v, std::optional<std::string>& out) {
   std::string_view s;
   error_code ec = v.get_string().get(s);
   if (ec == simdjson::SUCCESS) {
-    out.emplace(s);
+    if (out) {
+      out->assign(s);
+    } else {
+      out.emplace(s);
+    }
   } else if (is_null(v)) {
+    out.reset();
+    ec = simdjson::SUCCESS;
+  }
+  return ec;
+}
+
+/// A string as a view into the body or simdjson's string buffer, valid until the next string is
+/// read.
+[[nodiscard]] inline error_code read(od::value& v, std::optional<std::string_view>& out) {
+  std::string_view s;
+  error_code ec = v.get_string().get(s);
+  if (ec == simdjson::SUCCESS) {
+    out = s;
+  } else if (is_null(v)) {
+    out.reset();
     ec = simdjson::SUCCESS;
   }
   return ec;
@@ -152,53 +171,37 @@ inline constexpr std::size_t max_depth = simdjson::DEFAULT_MAX_DEPTH;
   if (ec == simdjson::SUCCESS) {
     out.assign(s);
   } else if (is_null(v)) {
+    out.clear();
     ec = simdjson::SUCCESS;
   }
   return ec;
 }
 
-[[nodiscard]] inline error_code read(od::value& v, std::optional<std::int64_t>& out) {
-  std::int64_t n = 0;
-  error_code ec = v.get_int64().get(n);
+template <class T>
+[[nodiscard]] inline error_code read_scalar(od::value& v, std::optional<T>& out) {
+  T x{};
+  error_code ec = v.get(x);
   if (ec == simdjson::SUCCESS) {
-    out = n;
+    out = x;
   } else if (is_null(v)) {
+    out.reset();
     ec = simdjson::SUCCESS;
   }
   return ec;
 }
+[[nodiscard]] inline error_code read(od::value& v, std::optional<std::int64_t>& out) { return read_scalar(v, out); }
+[[nodiscard]] inline error_code read(od::value& v, std::optional<double>& out) { return read_scalar(v, out); }
+[[nodiscard]] inline error_code read(od::value& v, std::optional<bool>& out) { return read_scalar(v, out); }
 
-[[nodiscard]] inline error_code read(od::value& v, std::optional<double>& out) {
-  double d = 0;
-  error_code ec = v.get_double().get(d);
-  if (ec == simdjson::SUCCESS) {
-    out = d;
-  } else if (is_null(v)) {
-    ec = simdjson::SUCCESS;
-  }
-  return ec;
-}
-
-[[nodiscard]] inline error_code read(od::value& v, std::optional<bool>& out) {
-  bool b = false;
-  error_code ec = v.get_bool().get(b);
-  if (ec == simdjson::SUCCESS) {
-    out = b;
-  } else if (is_null(v)) {
-    ec = simdjson::SUCCESS;
-  }
-  return ec;
-}
-
-/// A value kept as its JSON text (objects and arrays whole), e.g. `extracted_data`; null leaves
-/// `out` as it was.
+/// A value kept as its JSON text (objects and arrays whole), e.g. `extracted_data`; null makes
+/// `out` empty.
 [[nodiscard]] inline error_code read_raw(od::value& v, std::string& out) {
   od::json_type type{};
   if (error_code ec = v.type().get(type)) return ec;
   std::string_view raw;
   error_code ec = simdjson::SUCCESS;
   switch (type) {
-    case od::json_type::null: return simdjson::SUCCESS;
+    case od::json_type::null: out.clear(); return simdjson::SUCCESS;
     case od::json_type::object: {
       od::object o;
       if (!(ec = v.get_object().get(o))) ec = o.raw_json().get(raw);

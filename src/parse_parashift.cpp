@@ -66,53 +66,52 @@ status read_attributes(od::value& v, document_event& e) {
   return {};
 }
 
-status parse_into(std::string_view body, event& ev) {
-  std::string raw = json::padded_copy(body);
+}  // namespace
+
+// The payload starts empty (unlike PerfectParser's, it is not reused member by member); the raw
+// body, name and key reuse the event's strings.
+status parse_parashift(std::string_view body, event& into) {
+  std::string& raw = event_builder::raw_json(into);
+  json::copy_padded(body, raw);
   od::document doc;
   if (error_code ec = json::iterate(raw, doc)) return json::document_error(ec);
   result<od::object> root = json::root_object(doc);
   if (!root) return root.error();
-  auto& e = event_builder::start<document_event>(ev, provider::parashift);
-  std::optional<std::string> topic;
+  auto& e = event_builder::start<document_event>(into, provider::parashift);
+  std::optional<std::string_view> topic;
   for (auto member : *root) {
     std::string_view key;
     od::value value;
     if (error_code ec = json::key_of(member, key)) return json::document_error(ec);
     if (error_code ec = member.value().get(value)) return json::document_error(ec);
     status st;
-    if (key == "topic")
+    if (key == "topic") {
       st = take(value, key, topic);
-    else if (key == "id")
+      if (topic) e.topic_name.assign(*topic);  // the view lasts until the next string is read
+    } else if (key == "id") {
       st = take(value, key, e.id);
-    else if (key == "attributes")
+    } else if (key == "attributes") {
       st = read_attributes(value, e);
-    else if (key == "type")
+    } else if (key == "type") {
       st = take(value, key, e.type);
-    else if (key == "request_id")
+    } else if (key == "request_id") {
       st = take(value, key, e.request_id);
+    }
     if (!st) return st;
   }
   if (json::has_trailing_content(doc)) return error(errc::invalid_json, "content after the JSON object");
   if (!topic) return error(errc::missing_field, "topic");
 
-  e.topic_name = *topic;
   e.topic = parse_parashift_topic(e.topic_name);
-  std::string key;
+  event_builder::name(into).assign(e.topic_name);
+  std::string& key = event_builder::key(into);
   if (e.id && e.updated_at) {
-    key.append(spec::key_prefix).append(e.topic_name).append(1, ':').append(*e.id).append(1, ':').append(*e.updated_at);
+    key.assign(spec::key_prefix).append(e.topic_name).append(1, ':').append(*e.id).append(1, ':').append(*e.updated_at);
   } else {
-    key = std::string(spec::body_hash_key_prefix) + sha256_hex(body);
+    key.assign(spec::body_hash_key_prefix).append(sha256_hex(body));
   }
-  event_builder::finish(ev, std::move(*topic), std::move(key), false, std::move(raw));
+  event_builder::set_test(into, false);
   return {};
-}
-
-}  // namespace
-
-result<event> parse_parashift(std::string_view body) {
-  result<event> out(std::in_place);
-  if (status st = parse_into(body, *out); !st) out = st.error();
-  return out;  // one object on every path, so the event is never moved
 }
 
 }  // namespace hookrx::detail

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "crypto.hpp"
+#include "parse.hpp"
 
 namespace hookrx {
 namespace {
@@ -16,6 +17,41 @@ bool is_encoded(const request_view& request) noexcept {
   const std::string_view e = detail::trim_ows(*encoding);
   return !e.empty() && !iequals(e, "identity");
 }
+
+// The event a delivery is parsed into. Each thread keeps one and reuses it from one delivery to the
+// next: its strings keep their capacity, so a steady stream of deliveries is parsed without
+// allocating. A nested delivery on the same thread (a handler that calls a receiver) gets an event
+// of its own, and a thread lets go of a kept event grown past `kept_bytes` by an outsized body.
+class event_lease {
+ public:
+  event_lease() noexcept : kept_(!slot().busy) {
+    if (kept_) slot().busy = true;
+  }
+  ~event_lease() {
+    if (!kept_) return;
+    event& ev = slot().ev;
+    if (detail::event_builder::raw_json(ev).capacity() > kept_bytes) ev = event();
+    slot().busy = false;
+  }
+  event_lease(const event_lease&) = delete;
+  event_lease& operator=(const event_lease&) = delete;
+
+  [[nodiscard]] event& get() noexcept { return kept_ ? slot().ev : own_; }
+
+ private:
+  static constexpr std::size_t kept_bytes = std::size_t{64} << 10;
+  struct kept_event {
+    event ev;
+    bool busy = false;
+  };
+  static kept_event& slot() noexcept {
+    thread_local kept_event kept;
+    return kept;
+  }
+
+  bool kept_;
+  event own_;
+};
 
 }  // namespace
 
@@ -50,10 +86,11 @@ result<disposition> receiver::run(const request_view& request) const {
   if (is_encoded(request)) return errc::unsupported_content_encoding;
   const result<verified> auth = std::visit([&](const auto& v) { return v.verify(request); }, verifier_);
   if (!auth) return auth.error();
-  result<event> ev = parse_event(source(), request.body());
-  if (!ev) return ev.error();
-  if (ev->is_test() && !options_.dispatch_test_deliveries) return disposition::test_delivery;
-  return acceptor_->accept(std::move(*ev), request, handlers_);
+  event_lease lease;
+  event& ev = lease.get();
+  if (status st = parse_event(source(), request.body(), ev); !st) return st.error();
+  if (ev.is_test() && !options_.dispatch_test_deliveries) return disposition::test_delivery;
+  return acceptor_->accept(std::move(ev), request, handlers_);
 }
 
 result<disposition> receiver::receive(const request_view& request) const {

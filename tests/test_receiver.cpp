@@ -153,6 +153,29 @@ TEST_SUITE("receiver") {
     CHECK(calls == 2);
   }
 
+  TEST_CASE("a handler that passes another delivery to a receiver on the same thread keeps its own event") {
+    // The receiver parses into one event per thread; a nested delivery must not parse into it.
+    hookrx::receiver inner = pp_receiver();
+    std::string inner_saw;
+    inner.on<hookrx::document_completed>([&](const hookrx::document_completed& doc) { inner_saw = doc.document_id; });
+    hookrx::receiver outer = pp_receiver();
+    std::string before;
+    std::string after;
+    outer.on<hookrx::document_completed>(
+        [&](const hookrx::document_completed& doc, const hookrx::delivery_context& ctx) {
+          before = doc.document_id + " " + ctx.key();
+          CHECK(inner.handle(signed_request(doc_body("doc_inner"), secret).view()).status == 200);
+          after = doc.document_id + " " + ctx.key();
+        });
+    CHECK(outer.handle(signed_request(doc_body("doc_outer"), secret).view()).status == 200);
+    CHECK(inner_saw == "doc_inner");
+    CHECK(before == "doc_outer perfectparser:extraction.document_completed:ext_1:doc_outer");
+    CHECK(after == before);
+    // And the thread's event is usable again afterwards.
+    CHECK(outer.handle(signed_request(doc_body("doc_next"), secret).view()).status == 200);
+    CHECK(before == "doc_next perfectparser:extraction.document_completed:ext_1:doc_next");
+  }
+
   TEST_CASE("a body over max_body_bytes is refused with 413 before anything else") {
     hookrx::receiver_options options;
     options.max_body_bytes = 256;

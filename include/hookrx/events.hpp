@@ -189,4 +189,9 @@ class event {
 /// deeply), missing_field and wrong_type, whose detail names the field (e.g. "document_id").
 [[nodiscard]] result<event> parse_event(provider source, std::string_view body);
 
+/// The same, parsed into `out`, whose storage is reused: a loop that parses many bodies into one
+/// event allocates only for a body larger (or a field longer) than any before it. On error, `out`
+/// holds a valid but unspecified event.
+[[nodiscard]] status parse_event(provider source, std::string_view body, event& out);
+
 }  // namespace hookrx
