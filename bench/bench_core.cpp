@@ -7,7 +7,9 @@
 //   BM_naive_hmac_oneshot  HMAC() one-shot: key schedule every call (reference)
 //   BM_verify              perfectparser_verifier::verify(), valid signature
 //   BM_verify_mismatch     the same with a wrong signature (must cost the same)
-//   BM_parse               parse_event(provider::perfectparser, body)
+//   BM_parse               parse_event(provider::perfectparser, body): a fresh event every time
+//   BM_parse_reused        parse_event(provider::perfectparser, body, ev) into one reused event, as
+//                          the receiver does (one event per thread)
 //   BM_simdjson_floor      simdjson On-Demand read of event/extraction_id/document_id/status
 //   BM_pipeline            receiver::handle(), no store, empty document_completed handler
 //
@@ -414,6 +416,19 @@ void BM_parse(benchmark::State& state) {
   finish(state, *f, probe);
 }
 
+void BM_parse_reused(benchmark::State& state) {
+  const fixture* f = checked_fixture(state);
+  if (f == nullptr) return;
+  hookrx::event ev;
+  const allocation_probe probe;
+  for (auto _ : state) {
+    const hookrx::status st = hookrx::parse_event(hookrx::provider::perfectparser, f->body, ev);
+    benchmark::DoNotOptimize(st);
+    benchmark::DoNotOptimize(ev);
+  }
+  finish(state, *f, probe);
+}
+
 void BM_pipeline(benchmark::State& state) {
   const fixture* f = checked_fixture(state);
   if (f == nullptr) return;
@@ -438,6 +453,7 @@ BENCHMARK(BM_naive_hmac_oneshot)->Apply(sizes);
 BENCHMARK(BM_verify)->Apply(sizes);
 BENCHMARK(BM_verify_mismatch)->Apply(sizes);
 BENCHMARK(BM_parse)->Apply(sizes);
+BENCHMARK(BM_parse_reused)->Apply(sizes);
 BENCHMARK(BM_simdjson_floor)->Apply(sizes);
 BENCHMARK(BM_pipeline)->Apply(sizes);
 // One shared verifier / receiver from two threads: wall time per delivery should halve on two
