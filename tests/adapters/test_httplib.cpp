@@ -7,10 +7,7 @@
 
 namespace hookrx_adapter_test {
 
-// httplib answers an over-cap Content-Length with 413 from the headers but keeps the connection
-// open (documented in hookrx/httplib.hpp), so the shared "refused before it is read, and the
-// connection closed" case does not apply.
-const server_traits traits{128, 0, true, false};
+const server_traits traits{};
 
 namespace {
 
@@ -90,5 +87,7 @@ TEST_SUITE("httplib adapter") {
     CHECK(reply.status == 413);
     CHECK(reply.header("connection") == "close");
     CHECK(reply.body.find("body_too_large") != std::string::npos);
+    // The rest of the body is still on its way: the connection must not go on to parse it.
+    CHECK(conn.closed_by_server());
   }
 }
