@@ -36,6 +36,11 @@ const std::string& content_type() {
   return type;
 }
 
+const std::string& plain_text() {
+  static const std::string type("text/plain");
+  return type;
+}
+
 // A length too large for 64 bits is over any cap. Anything that is not a plain number is left to
 // httplib's own reading of it, and to its limit (set by mount()).
 std::uint64_t declared_length(std::string_view value) {
@@ -96,8 +101,7 @@ void serve(const receiver& rx, const httplib::Request& req, httplib::Response& r
   if (type && type->rfind("multipart/form-data", 0) == 0) {
     // httplib only ever hands out a multipart body parsed into parts: the bytes that were signed
     // are not at hand, as for a body it inflated. Refused unread, so the connection is done.
-    send(res, adapter_detail::refuse(rx, headers.view({}, peer), errc::unsupported_content_encoding));
-    res.set_header("Connection", "close");
+    send_and_close(res, adapter_detail::refuse(rx, headers.view({}, peer), errc::unsupported_content_encoding));
     return;
   }
 
@@ -132,10 +136,9 @@ void serve(const receiver& rx, const httplib::Request& req, httplib::Response& r
     // discarding what arrived before a read timed out.
     send_and_close(res, adapter_detail::refuse(rx, headers.view({}, peer), errc::body_too_large));
   } else if (!complete) {
-    // Broken framing or a body that failed to inflate: no delivery reached us. httplib has set
-    // its own status (400) as it does for any route; the connection is not reusable.
-    if (res.status < 400) res.status = 400;
-    res.set_header("Connection", "close");
+    // Broken framing or a body that failed to inflate: no delivery reached us, and where the
+    // body ends is unknown. httplib has set its own status (400) as it does for any route.
+    send_and_close(res, res.status < 400 ? 400 : res.status, "malformed request body\n", plain_text());
   } else {
     send(res, rx.handle(headers.view(body, peer)));
   }

@@ -11,8 +11,9 @@
 //
 // Bodies over the cap: the route refuses a Content-Length above the receiver's cap from the
 // headers, before any of the body is read (413, the core's body_too_large), and stops reading a
-// chunked or inflated body at the cap (413). After these answers part of the request is still
-// unread, so the connection is closed: what follows on it is never parsed as another request.
+// chunked or inflated body at the cap (413). After these answers, and after the multipart refusal
+// and the 400 for a body whose framing or encoding is broken (both below), part of the request is
+// still unread, so the connection is closed: what follows on it is never parsed as another request.
 // httplib 0.11 keeps a connection whatever "Connection" header a handler sets on the response, so
 // these answers go out through a content provider that reports failure once the whole answer is
 // written, which makes httplib close the socket. They carry "Connection: close" (beside httplib's
