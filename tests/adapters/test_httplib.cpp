@@ -7,10 +7,7 @@
 
 namespace hookrx_adapter_test {
 
-// httplib answers an over-cap Content-Length with 413 from the headers but keeps the connection
-// open (documented in hookrx/httplib.hpp), so the shared "refused before it is read, and the
-// connection closed" case does not apply.
-const server_traits traits{128, 0, true, false};
+const server_traits traits{};
 
 namespace {
 
@@ -81,6 +78,26 @@ TEST_SUITE("httplib adapter") {
     CHECK(post_signed(good)->status == 200);
   }
 
+  TEST_CASE_FIXTURE(hookrx_adapter_test::fixture,
+                    "the unread body of a refused multipart request is not parsed as a request") {
+    // The body is sent after the answer, as a slow sender would (httplib drops bytes that arrived
+    // with the headers): here it is a valid delivery, which a kept connection would dispatch.
+    const std::string next = hookrx_adapter_test::document_event("doc_smuggled");
+    const std::string body =
+        hookrx_adapter_test::raw_post(next, {{"X-PerfectParser-Signature", hookrx_adapter_test::sign(next)}});
+    hookrx_adapter_test::raw_connection conn(server->port());
+    conn.send_all(
+        "POST /webhooks/perfectparser HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n");
+    const auto reply = conn.read_reply();
+    CHECK(reply.status == 415);
+    CHECK(reply.header("connection") == "close");
+    static_cast<void>(conn.try_send_all(body));
+    CHECK(conn.closed_by_server());
+    CHECK(documents == 0);
+  }
+
   TEST_CASE_FIXTURE(hookrx_adapter_test::fixture, "the connection is closed after a chunked body is cut at the cap") {
     const std::string body = hookrx_adapter_test::document_event("doc_1", 2 * hookrx_adapter_test::cap);
     hookrx_adapter_test::raw_connection conn(server->port());
@@ -90,5 +107,24 @@ TEST_SUITE("httplib adapter") {
     CHECK(reply.status == 413);
     CHECK(reply.header("connection") == "close");
     CHECK(reply.body.find("body_too_large") != std::string::npos);
+    // The rest of the body is still on its way: the connection must not go on to parse it.
+    CHECK(conn.closed_by_server());
+  }
+
+  TEST_CASE_FIXTURE(hookrx_adapter_test::fixture,
+                    "a chunked body with broken framing is answered 400 and what follows is not parsed") {
+    hookrx_adapter_test::raw_connection conn(server->port());
+    conn.send_all(
+        "POST /webhooks/perfectparser HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\nzz\r\n");
+    const auto reply = conn.read_reply();
+    CHECK(reply.status == 400);
+    CHECK(reply.header("connection") == "close");
+    // Where the body's framing broke, nothing that follows can be trusted to start a request.
+    const std::string next = hookrx_adapter_test::document_event("doc_smuggled");
+    static_cast<void>(conn.try_send_all(
+        hookrx_adapter_test::raw_post(next, {{"X-PerfectParser-Signature", hookrx_adapter_test::sign(next)}})));
+    CHECK(conn.closed_by_server());
+    CHECK(documents == 0);
   }
 }

@@ -2,6 +2,7 @@
 // cap) and hands the core a request_view over httplib's own header strings.
 #include "hookrx/httplib.hpp"
 
+#include <cassert>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -35,10 +36,19 @@ const std::string& content_type() {
   return type;
 }
 
+const std::string& plain_text() {
+  static const std::string type("text/plain");
+  return type;
+}
+
+// A length too large for 64 bits is over any cap. Anything that is not a plain number is left to
+// httplib's own reading of it, and to its limit (set by mount()).
 std::uint64_t declared_length(std::string_view value) {
   std::uint64_t n = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-  return (ec == std::errc() && end == value.data() + value.size()) ? n : 0;
+  if (end != value.data() + value.size()) return 0;
+  if (ec == std::errc::result_out_of_range) return UINT64_MAX;
+  return ec == std::errc() ? n : 0;
 }
 
 struct read_state {
@@ -51,6 +61,28 @@ void send(httplib::Response& res, response&& out) {
   res.status = out.status;
   res.body = std::move(out.body);
   res.set_header("Content-Type", content_type());
+}
+
+// For an answer after which the connection must close, because part of the request is still
+// unread on it. httplib 0.11 decides keep-alive from the request alone: a "Connection: close"
+// set on the response is sent but not obeyed, and the unread bytes would be parsed as the next
+// request. It does close when writing a response fails, so the body goes out through a content
+// provider that reports failure once all of it is written. `body` must not be empty: httplib
+// drops a provider of length 0 and would keep the connection.
+void send_and_close(httplib::Response& res, int status, std::string body, const std::string& type) {
+  assert(!body.empty());
+  res.status = status;
+  res.set_header("Connection", "close");
+  const std::size_t size = body.size();
+  res.set_content_provider(size, type,
+                           [body = std::move(body)](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+                             sink.write(body.data() + offset, length);
+                             return false;  // written: "failing" now makes httplib close the connection
+                           });
+}
+
+void send_and_close(httplib::Response& res, response&& out) {
+  send_and_close(res, out.status, std::move(out.body), content_type());
 }
 
 void serve(const receiver& rx, const httplib::Request& req, httplib::Response& res,
@@ -69,15 +101,22 @@ void serve(const receiver& rx, const httplib::Request& req, httplib::Response& r
   if (type && type->rfind("multipart/form-data", 0) == 0) {
     // httplib only ever hands out a multipart body parsed into parts: the bytes that were signed
     // are not at hand, as for a body it inflated. Refused unread, so the connection is done.
-    send(res, adapter_detail::refuse(rx, headers.view({}, peer), errc::unsupported_content_encoding));
-    res.set_header("Connection", "close");
+    send_and_close(res, adapter_detail::refuse(rx, headers.view({}, peer), errc::unsupported_content_encoding));
+    return;
+  }
+
+  const std::size_t cap = rx.options().max_body_bytes;
+  if (length > cap) {
+    // Refused from the headers, none of the body read. Left to httplib (read() below), the
+    // declared body would be read and discarded until a read timed out, and the connection kept.
+    send_and_close(res, adapter_detail::refuse(rx, headers.view({}, peer), errc::body_too_large));
     return;
   }
 
   std::string& body = thread_body_buffer();
   body.clear();
-  read_state state{&body, rx.options().max_body_bytes, false};
-  if (length > 0 && length <= state.cap) body.reserve(static_cast<std::size_t>(length));
+  read_state state{&body, cap, false};
+  if (length > 0) body.reserve(static_cast<std::size_t>(length));
 
   // The content receiver captures one pointer, so std::function keeps it inline (no allocation). It sees
   // the bytes after httplib's chunked decoding and, for an encoded body, after its inflating:
@@ -92,15 +131,14 @@ void serve(const receiver& rx, const httplib::Request& req, httplib::Response& r
   });
 
   if (state.over_cap || (!complete && res.status == 413)) {
-    // 413 from httplib means it refused (and drained) a declared Content-Length above the cap;
-    // over_cap means we stopped mid-body, so the rest is still on the socket: close after this.
-    send(res, adapter_detail::refuse(rx, headers.view({}, peer), errc::body_too_large));
-    if (state.over_cap) res.set_header("Connection", "close");
+    // over_cap: we stopped mid-body, the rest is still on the socket. 413 from httplib: its own
+    // limit refused a Content-Length that it reads differently (the first of two, say), after
+    // discarding what arrived before a read timed out.
+    send_and_close(res, adapter_detail::refuse(rx, headers.view({}, peer), errc::body_too_large));
   } else if (!complete) {
-    // Broken framing or a body that failed to inflate: no delivery reached us. httplib has set
-    // its own status (400) as it does for any route; the connection is not reusable.
-    if (res.status < 400) res.status = 400;
-    res.set_header("Connection", "close");
+    // Broken framing or a body that failed to inflate: no delivery reached us, and where the
+    // body ends is unknown. httplib has set its own status (400) as it does for any route.
+    send_and_close(res, res.status < 400 ? 400 : res.status, "malformed request body\n", plain_text());
   } else {
     send(res, rx.handle(headers.view(body, peer)));
   }

@@ -9,14 +9,25 @@
 //   hookrx::mount(server, "/webhooks/perfectparser", *rx);
 //   server.listen("127.0.0.1", 8080);
 //
+// Bodies over the cap: the route refuses a Content-Length above the receiver's cap from the
+// headers, before any of the body is read (413, the core's body_too_large), and stops reading a
+// chunked or inflated body at the cap (413). After these answers, and after the multipart refusal
+// and the 400 for a body whose framing or encoding is broken (both below), part of the request is
+// still unread, so the connection is closed: what follows on it is never parsed as another request.
+// httplib 0.11 keeps a connection whatever "Connection" header a handler sets on the response, so
+// these answers go out through a content provider that reports failure once the whole answer is
+// written, which makes httplib close the socket. They carry "Connection: close" (beside httplib's
+// own "Keep-Alive" header, which it adds regardless). httplib offers no lingering close: a sender
+// still writing a large refused body (beyond the socket buffers, about 1 MiB on loopback) may see
+// the connection reset instead of reading the 413.
+//
 // What mount() changes on the server, and why:
-//  - set_payload_max_length(cap): a Content-Length above the receiver's cap is refused with 413
-//    before any of the body is buffered; httplib 0.11 does not close that connection (no
-//    "Connection: close"), although the refused body is still owed on it. httplib 0.11 applies
-//    that limit to Content-Length only, so the route also stops reading a chunked body at the
-//    cap (413, connection closed). The limit is server-wide: mounting receivers with different
-//    caps on one server leaves the last one's cap in force for every route; mount the receiver
-//    with the largest cap last.
+//  - set_payload_max_length(cap): a backstop for the route's own check, when httplib reads a
+//    request's length differently (the first of two Content-Length headers, say). Left to itself,
+//    httplib 0.11 answers such a request only after reading and discarding the declared body until
+//    a read times out, and keeps the connection. The limit is server-wide: mounting receivers with
+//    different caps on one server leaves the last one's cap in force for every route; mount the
+//    receiver with the largest cap last.
 //  - set_tcp_nodelay(true): without it httplib answers small POSTs ~100x slower (Nagle meets
 //    delayed ACK).
 // What it leaves to you: httplib closes a kept-alive connection after 5 requests unless
@@ -54,9 +65,9 @@ void mount(httplib::Server& server, const std::string& pattern, const receiver& 
 namespace httplib_adapter {
 
 /// The route handler mount() installs, for servers that register routes themselves, e.g.
-/// `server.Post("/hooks", hookrx::httplib_adapter::make_handler(rx))`. It enforces the cap while
-/// reading; call set_payload_max_length(rx.options().max_body_bytes) on the server too, so that a
-/// declared oversized body is refused before it is read.
+/// `server.Post("/hooks", hookrx::httplib_adapter::make_handler(rx))`. It enforces the cap itself
+/// and closes the connection after a refusal, as described above; call
+/// set_payload_max_length(rx.options().max_body_bytes) on the server too, as the backstop.
 [[nodiscard]] httplib::Server::HandlerWithContentReader make_handler(const receiver& rx);
 
 }  // namespace httplib_adapter
