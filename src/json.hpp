@@ -19,11 +19,18 @@ namespace hookrx::detail::json {
 namespace od = simdjson::ondemand;
 using simdjson::error_code;
 
+/// Makes room for `size` characters in `s` without ever shrinking it. (libstdc++'s C++17
+/// reserve() shrinks a string to the size asked for, which would reallocate a reused string every
+/// time a smaller value followed a larger one.)
+inline void grow_to(std::string& s, std::size_t size) {
+  if (s.capacity() < size) s.reserve(size);
+}
+
 /// Copies the body into `out` (the event's raw_json()), with room that simdjson may read past the
 /// end of (SIMDJSON_PADDING): the one copy of the body is the one simdjson parses. A reused `out`
 /// allocates only when the body is larger than any it held before.
 inline void copy_padded(std::string_view body, std::string& out) {
-  out.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  grow_to(out, body.size() + simdjson::SIMDJSON_PADDING);
   out.assign(body);
 }
 

@@ -312,7 +312,7 @@ status require(const std::string& value, field id) {
 
 void make_key(std::string& key, std::string_view name, std::string_view first_id, std::string_view second_id = {}) {
   key.clear();
-  key.reserve(spec::key_prefix.size() + name.size() + first_id.size() + second_id.size() + 2);
+  json::grow_to(key, spec::key_prefix.size() + name.size() + first_id.size() + second_id.size() + 2);
   key.append(spec::key_prefix).append(name).append(1, ':').append(first_id);
   if (!second_id.empty()) key.append(1, ':').append(second_id);
 }

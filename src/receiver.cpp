@@ -30,7 +30,12 @@ class event_lease {
   ~event_lease() {
     if (!kept_) return;
     event& ev = slot().ev;
-    if (detail::event_builder::raw_json(ev).capacity() > kept_bytes) ev = event();
+    // An event's long strings are parts of its body, whose copy never shrinks (json::copy_padded),
+    // so that copy's capacity bounds them all. Assigning a fresh event would keep the buffers
+    // (a string moved from an empty one keeps its own); moving them out frees them.
+    if (detail::event_builder::raw_json(ev).capacity() > kept_bytes) {
+      const event dropped(std::move(ev));
+    }
     slot().busy = false;
   }
   event_lease(const event_lease&) = delete;

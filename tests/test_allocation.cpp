@@ -172,4 +172,37 @@ TEST_SUITE("allocation") {
     CHECK(count == 0);  // the response body built from the outcome is the adapter's, not measured here
   }
 
+  TEST_CASE("after an outsized delivery the receiver again takes in deliveries without allocating" *
+            doctest::skip(!counts)) {
+    // The thread's event lets go of its buffers after a body over 64 KiB; it must not then keep
+    // starting afresh on every later delivery.
+    hookrx::perfectparser_credentials creds;
+    creds.signing_secrets = {secret};
+    auto rx = hookrx::receiver::create(creds);
+    REQUIRE(rx.has_value());
+    rx->on<hookrx::document_completed>([](const hookrx::document_completed&) {});
+    // Ids longer than the small-string buffer, so that a payload started afresh allocates.
+    std::string normal = body_of_1kib();
+    normal.replace(normal.find("ext_1"), 5, "ext_7f3a9c2e41b84d05");
+    normal.replace(normal.find("doc_1"), 5, "doc_2b91e0d4c7a5f318");
+    std::string large = normal;
+    large.insert(large.size() - 2, std::string(100 * 1024, 'y'));
+    const hookrx_test::test_request big = hookrx_test::signed_request(large, secret);
+    const hookrx_test::test_request small = hookrx_test::signed_request(normal, secret);
+    REQUIRE(rx->receive(big.view()).has_value());
+    REQUIRE(rx->receive(small.view()).has_value());
+    REQUIRE(rx->receive(big.view()).has_value());
+    REQUIRE(rx->receive(small.view()).has_value());
+    const hookrx::request_view view = small.view();
+    std::size_t count = 0;
+    bool ok = false;
+    {
+      allocation_counter counter;
+      ok = rx->receive(view).has_value();
+      count = counter.stop();
+    }
+    CHECK(ok);
+    CHECK(count == 0);
+  }
+
 }  // TEST_SUITE
