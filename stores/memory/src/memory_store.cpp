@@ -24,6 +24,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "probe_table.hpp"
+
 namespace hookrx {
 namespace {
 
@@ -200,84 +202,42 @@ struct inbox_item {
 std::uint64_t hash_key(std::string_view key) noexcept { return std::hash<std::string_view>{}(key); }
 std::uint64_t hash_id(std::int64_t id) noexcept { return static_cast<std::uint64_t>(id); }
 
-// Inbox items by a 64-bit hash (of the key, or the id itself): open addressing with linear probing,
-// at most half full, backward-shift deletion (no tombstones). A lookup usually reads one cache line
-// and nothing is allocated per entry, where a node-based map would chase a pointer per node and
-// allocate a node (and a copy of the key) per insert. The hash is scrambled (Fibonacci hashing)
-// before it picks a slot, so sequential ids spread out instead of piling into one cluster.
+// Inbox items by a 64-bit hash (of the key, or the id itself). The hash is scrambled (Fibonacci
+// hashing) before its top bits pick a slot, so sequential ids spread out instead of piling into one
+// run. Slots keep the scrambled hash, which the table reads on every probe; the scrambling is a
+// bijection, so equal scrambled hashes mean equal hashes.
 class item_index {
  public:
   // The item whose stored hash is `h` and that `same` accepts; nullptr if none.
   template <class Same>
   [[nodiscard]] inbox_item* find(std::uint64_t h, Same&& same) const {
-    if (slots_.empty()) return nullptr;
-    for (std::size_t i = home(h);; i = (i + 1) & mask()) {
-      const slot& s = slots_[i];
-      if (s.item == nullptr) return nullptr;
-      if (s.hash == h && same(*s.item)) return s.item;
-    }
+    const std::uint64_t sh = spread(h);
+    const slot* s = slots_.find(sh, [&](const slot& x) { return x.spread == sh && same(*x.item); });
+    return s == nullptr ? nullptr : s->item;
   }
   // Adds `item`, which is not in the index.
-  void insert(std::uint64_t h, inbox_item* item) {
-    if ((count_ + 1) * 2 > slots_.size()) grow();
-    place(h, item);
-    ++count_;
-  }
+  void insert(std::uint64_t h, inbox_item* item) { slots_.insert(slot{spread(h), item}); }
   // Removes `item`, stored under `h`; a no-op if it is not there.
   void erase(std::uint64_t h, const inbox_item* item) noexcept {
-    if (slots_.empty()) return;
-    std::size_t i = home(h);
-    for (; slots_[i].item != item; i = (i + 1) & mask()) {
-      if (slots_[i].item == nullptr) return;
-    }
-    // Pull back each later entry of the cluster that may live in the hole, so that no probe stops
-    // early at it.
-    for (std::size_t j = (i + 1) & mask(); slots_[j].item != nullptr; j = (j + 1) & mask()) {
-      const std::size_t want = home(slots_[j].hash);
-      if (((i - want) & mask()) < ((j - want) & mask())) {
-        slots_[i] = slots_[j];
-        i = j;
-      }
-    }
-    slots_[i] = slot{};
-    --count_;
+    if (const slot* s = slots_.find(spread(h), [item](const slot& x) { return x.item == item; })) slots_.erase(s);
   }
   template <class Fn>
   void for_each(Fn&& fn) const {
-    for (const slot& s : slots_) {
-      if (s.item != nullptr) fn(s.item);
-    }
+    slots_.for_each([&fn](const slot& x) { fn(x.item); });
   }
 
  private:
   struct slot {
-    std::uint64_t hash = 0;
-    inbox_item* item = nullptr;
+    std::uint64_t spread = 0;
+    inbox_item* item = nullptr;  // nullptr: an empty slot
   };
-  static constexpr unsigned min_bits = 6;
+  static std::uint64_t spread(std::uint64_t h) noexcept { return h * 0x9E3779B97F4A7C15ULL; }
+  struct policy {
+    static bool empty(const slot& x) noexcept { return x.item == nullptr; }
+    static std::uint64_t spread(const slot& x) noexcept { return x.spread; }
+  };
 
-  [[nodiscard]] std::size_t mask() const noexcept { return slots_.size() - 1; }
-  [[nodiscard]] std::size_t home(std::uint64_t h) const noexcept {
-    return static_cast<std::size_t>((h * 0x9E3779B97F4A7C15ULL) >> (64 - bits_));
-  }
-  void place(std::uint64_t h, inbox_item* item) noexcept {
-    std::size_t i = home(h);
-    while (slots_[i].item != nullptr) i = (i + 1) & mask();
-    slots_[i] = slot{h, item};
-  }
-  void grow() {
-    const unsigned bits = slots_.empty() ? min_bits : bits_ + 1;
-    std::vector<slot> old(std::size_t{1} << bits);
-    old.swap(slots_);
-    bits_ = bits;
-    for (const slot& s : old) {
-      if (s.item != nullptr) place(s.hash, s.item);
-    }
-  }
-
-  std::vector<slot> slots_;
-  unsigned bits_ = 0;
-  std::size_t count_ = 0;
+  detail::probe_table<slot, policy> slots_;
 };
 
 // A queued entry due at once (offered, released or replayed), in the order lease() takes them.
