@@ -1,7 +1,7 @@
 // Accepted deliveries per second through the whole pipeline (verify, parse, accept) with each store
 // backend, at 1, 8 and 64 concurrent senders, with the latency of each accept (p50, p99).
 //
-//   bench_stores [--deliveries N] [--only memory|sqlite|postgres|redis]
+//   bench_stores [--deliveries N] [--only memory|sqlite|postgres|redis] [--senders N] [--mode inbox|sync]
 //   HOOKRX_BENCH_PG_CONNINFO="host=127.0.0.1 port=... user=hookrx dbname=..."   (PostgreSQL runs)
 //   HOOKRX_BENCH_REDIS_PORT=6390                                               (Redis runs)
 //
@@ -9,6 +9,7 @@
 // delivery is stored durably before it is answered 202, workers not started (the benchmark is the
 // acknowledgement path). Redis (dedup only) and memory also run as the synchronous receiver with an
 // empty handler: claim, handler, complete. Every delivery is new (distinct keys), 1 KiB, signed.
+// --senders and --mode narrow a run to one sender count and one receiver mode (for A/B comparisons).
 #include <openssl/hmac.h>
 
 #include <algorithm>
@@ -128,9 +129,12 @@ void report(const char* backend, int senders, const run_result& r, const std::st
   std::fflush(stdout);
 }
 
+// The sender counts to run: 1, 8 and 64, or the one asked for.
+std::vector<int> sender_counts(int only) { return only > 0 ? std::vector<int>{only} : std::vector<int>{1, 8, 64}; }
+
 void bench_inbox(const char* name, const std::function<std::shared_ptr<hookrx::inbox_store>()>& open,
-                 std::size_t deliveries, const std::function<std::string()>& stats = {}) {
-  for (int senders : {1, 8, 64}) {
+                 std::size_t deliveries, int only_senders, const std::function<std::string()>& stats = {}) {
+  for (int senders : sender_counts(only_senders)) {
     hookrx::receiver rx = make_receiver();
     const std::shared_ptr<hookrx::inbox_store> store = open();
     if (!store) return;
@@ -149,18 +153,27 @@ void bench_inbox(const char* name, const std::function<std::shared_ptr<hookrx::i
 int main(int argc, char** argv) {
   std::size_t deliveries = 20000;
   std::string only;
+  std::string mode;  // inbox, sync, or both
+  int only_senders = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--deliveries") == 0) deliveries = std::strtoul(argv[i + 1], nullptr, 10);
     if (std::strcmp(argv[i], "--only") == 0) only = argv[i + 1];
+    if (std::strcmp(argv[i], "--senders") == 0) only_senders = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--mode") == 0) mode = argv[i + 1];
   }
   const auto wanted = [&](const char* b) { return only.empty() || only == b; };
+  const bool inbox_mode = mode.empty() || mode == "inbox";
+  const bool sync_mode = mode.empty() || mode == "sync";
   std::printf(
       "| backend | senders | deliveries/s | p50 ms | p99 ms | failures | notes\n|---|---:|---:|---:|---:|---:|---|\n");
 
   if (wanted("memory")) {
-    bench_inbox(
-        "memory", [] { return hookrx::memory_store::create(); }, deliveries * 5);
-    for (int senders : {1, 8, 64}) {  // the synchronous mode: claim, empty handler, complete
+    if (inbox_mode) {
+      bench_inbox(
+          "memory", [] { return hookrx::memory_store::create(); }, deliveries * 5, only_senders);
+    }
+    // The synchronous mode: claim, empty handler, complete.
+    for (int senders : sync_mode ? sender_counts(only_senders) : std::vector<int>{}) {
       hookrx::receiver rx = make_receiver();
       hookrx::dedup_options sync;
       sync.deadline = std::chrono::milliseconds(0);
@@ -169,7 +182,7 @@ int main(int argc, char** argv) {
              "synchronous dedup");
     }
   }
-  if (wanted("sqlite")) {
+  if (wanted("sqlite") && inbox_mode) {
     const auto dir = std::filesystem::temp_directory_path() / "hookrx-bench-stores";
     std::shared_ptr<hookrx::sqlite_store> current;
     bench_inbox(
@@ -188,7 +201,7 @@ int main(int argc, char** argv) {
           current = *s;
           return current;
         },
-        deliveries,
+        deliveries, only_senders,
         [&] {
           const auto st = current->stats();
           char buf[64];
@@ -199,7 +212,8 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(dir);
   }
 #ifdef HOOKRX_BENCH_HAVE_POSTGRES
-  if (const char* conninfo = std::getenv("HOOKRX_BENCH_PG_CONNINFO"); conninfo != nullptr && wanted("postgres")) {
+  if (const char* conninfo = std::getenv("HOOKRX_BENCH_PG_CONNINFO");
+      conninfo != nullptr && wanted("postgres") && inbox_mode) {
     int n = 0;
     bench_inbox(
         "postgres",
@@ -216,12 +230,12 @@ int main(int argc, char** argv) {
           }
           return *s;
         },
-        deliveries / 4);
+        deliveries / 4, only_senders);
   }
 #endif
 #ifdef HOOKRX_BENCH_HAVE_REDIS
-  if (const char* port = std::getenv("HOOKRX_BENCH_REDIS_PORT"); port != nullptr && wanted("redis")) {
-    for (int senders : {1, 8, 64}) {
+  if (const char* port = std::getenv("HOOKRX_BENCH_REDIS_PORT"); port != nullptr && wanted("redis") && sync_mode) {
+    for (int senders : sender_counts(only_senders)) {
       hookrx::redis_options options;
       options.port = std::atoi(port);
       options.pool_size = 16;

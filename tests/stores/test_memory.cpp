@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <tuple>
@@ -61,6 +62,157 @@ struct small_store {
     store = hookrx::memory_store::create(options, clock);
   }
 };
+
+// Random claims, completes, releases, purges and steps of time over `keys` keys, checked after every
+// step against a model of the dedup contract. With `exact_capacity`, the store is small enough to
+// be full most of the time and done keys are purged as soon as they expire, so the model can say
+// which key each eviction takes (retention ends are kept distinct) and when expired claims are
+// swept; otherwise the store never fills, and a done key past its retention may or may not still be
+// held (complete() purges a few at a time, shard by shard), which only size() can tell.
+void check_dedup_against_model(std::size_t capacity, bool exact_capacity, int steps, int keys, unsigned seed) {
+  small_store s(capacity);
+  auto& store = *s.store;
+  const auto now = [&] { return s.clock->now(); };
+  struct held_key {
+    std::uint64_t token = 0;  // 0: done
+    hookrx::time_point until{};
+  };
+  std::map<std::string, held_key> held;
+  std::optional<hookrx::time_point> last_sweep;
+  std::mt19937 rng(seed);  // NOLINT(cert-msc32-c,cert-msc51-cpp): fixed, so a failure replays
+  const auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  const auto is_expired_done = [&](const held_key& k) { return k.token == 0 && k.until <= now(); };
+  const auto live_count = [&] {
+    return static_cast<std::size_t>(
+        std::count_if(held.begin(), held.end(), [&](const auto& kv) { return !is_expired_done(kv.second); }));
+  };
+  const auto forget_expired_done = [&] {
+    std::size_t n = 0;
+    for (auto it = held.begin(); it != held.end();) {
+      if (is_expired_done(it->second)) {
+        it = held.erase(it);
+        ++n;
+      } else {
+        ++it;
+      }
+    }
+    return n;
+  };
+  // What the store does for a new key when it is full (exact_capacity only): evict the done key
+  // that expires first, else sweep the claims whose lease ran out (at most once a second).
+  const auto make_room = [&] {
+    if (held.size() < capacity) return true;
+    auto first = held.end();
+    for (auto it = held.begin(); it != held.end(); ++it) {
+      if (it->second.token == 0 && (first == held.end() || it->second.until < first->second.until)) first = it;
+    }
+    if (first != held.end()) {
+      held.erase(first);
+      return true;
+    }
+    if (last_sweep && now() - *last_sweep < seconds(1)) return false;
+    last_sweep = now();
+    std::size_t swept = 0;
+    for (auto it = held.begin(); it != held.end();) {
+      if (it->second.token != 0 && it->second.until <= now()) {
+        it = held.erase(it);
+        ++swept;
+      } else {
+        ++it;
+      }
+    }
+    return swept > 0;
+  };
+  // A held key at random, or nullptr.
+  const auto any_held = [&]() -> std::pair<const std::string, held_key>* {
+    if (held.empty()) return nullptr;
+    auto it = held.begin();
+    std::advance(it, pick(static_cast<int>(held.size())));
+    return &*it;
+  };
+
+  for (int step = 0; step < steps; ++step) {
+    INFO("step ", step);
+    int op = pick(100);
+    // Every other phase only claims: the store fills with claims, whose leases then run out.
+    if ((step / 2000) % 2 == 1 && op >= 40 && op < 75) op = pick(40);
+    if (op < 40) {  // claim a key, often one held (claimed, done, or either past its end)
+      const auto* h = pick(2) == 0 ? any_held() : nullptr;
+      const std::string key = h != nullptr ? h->first : "key-" + std::to_string(pick(keys));
+      const auto lease = pick(4) == 0 ? hours(1 + pick(24)) : seconds(1 + pick(60));
+      std::string expected = "claimed";
+      std::uint64_t previous = 0;
+      if (auto k = held.find(key); k != held.end()) {
+        previous = k->second.token;
+        if (now() < k->second.until) expected = k->second.token == 0 ? "done" : "in_progress";
+      } else if (exact_capacity && !make_room()) {
+        expected = "error: store_unavailable";
+      }
+      const auto r = store.try_claim(key, lease);
+      REQUIRE(outcome(r) == expected);
+      if (expected == "claimed") {
+        REQUIRE(r->token != 0);
+        REQUIRE(r->token != previous);
+        held[key] = held_key{r->token, now() + lease};
+      }
+    } else if (op < 65) {  // complete a claim, now and then with a stale token
+      auto* k = any_held();
+      if (k == nullptr) continue;
+      const bool stale = pick(10) == 0 || k->second.token == 0;
+      const std::uint64_t token = stale ? hookrx_conformance::other_token(k->second.token) : k->second.token;
+      auto retention = milliseconds(1000 * (pick(2) == 0 ? 1 + pick(300) : 3600 + pick(24 * 3600)));
+      if (exact_capacity) {  // no two done keys expire at once, so eviction has one answer
+        while (std::any_of(held.begin(), held.end(), [&](const auto& kv) {
+          return kv.second.token == 0 && kv.second.until == now() + retention;
+        })) {
+          retention += milliseconds(1);
+        }
+      }
+      REQUIRE(outcome(store.complete(k->first, token, retention)) == (stale ? "error: in_progress" : "ok"));
+      if (!stale) k->second = held_key{0, now() + retention};
+    } else if (op < 75) {  // release a claim, now and then with a stale token (a no-op)
+      auto* k = any_held();
+      if (k == nullptr) continue;
+      const bool stale = pick(5) == 0 || k->second.token == 0;
+      const std::uint64_t token = stale ? hookrx_conformance::other_token(k->second.token) : k->second.token;
+      REQUIRE(outcome(store.release(k->first, token)) == "ok");
+      if (!stale) held.erase(k->first);
+    } else if (op < (exact_capacity ? 80 : 76)) {  // purge (rarely without exact_capacity: expired keys linger)
+      const std::size_t before = store.size();
+      const auto purged = store.purge_expired();
+      REQUIRE(purged.has_value());
+      forget_expired_done();
+      REQUIRE(store.size() == held.size());
+      REQUIRE(*purged == before - store.size());
+    } else {  // time passes
+      s.clock->advance(pick(50) == 0 ? hours(1) : seconds(pick(30)));
+      if (exact_capacity) {
+        const std::size_t expired = forget_expired_done();
+        const auto purged = store.purge_expired();
+        REQUIRE(purged.has_value());
+        REQUIRE(*purged == expired);
+      }
+    }
+    if (exact_capacity) {
+      REQUIRE(store.size() == held.size());
+    } else {
+      REQUIRE(store.size() >= live_count());
+      REQUIRE(store.size() <= held.size());
+    }
+  }
+
+  // Every key answers as the model says.
+  for (int i = 0; i < keys; ++i) {
+    const std::string key = "key-" + std::to_string(i);
+    std::string expected = exact_capacity && held.size() >= capacity ? "" : "claimed";
+    if (auto k = held.find(key); k != held.end()) {
+      expected = now() < k->second.until ? (k->second.token == 0 ? "done" : "in_progress") : "claimed";
+    }
+    if (expected.empty()) continue;  // a new key would make room: checked above
+    CHECK(claim_state_of(store, key, hours(1)) == expected);
+    if (expected == "claimed") held[key] = held_key{1, now() + hours(1)};
+  }
+}
 
 #ifndef HOOKRX_TEST_SANITIZED
 // Bytes the allocator has handed out (main arena and mmapped blocks).
@@ -329,6 +481,61 @@ TEST_SUITE("memory store") {
       CHECK(listed == ids[state]);
     }
     CHECK(!must_get(store, last_id + 1).has_value());
+  }
+
+  // The dedup shards keep their keys in open-addressed tables that grow, shift entries on insert
+  // and erase, and lose keys to release(), purging, eviction and the sweep of expired claims.
+  TEST_CASE("thousands of random claims, completes and releases over many keys agree with a model") {
+    check_dedup_against_model(1'000'000, false, 30'000, 20'000, 20260621);
+  }
+
+  TEST_CASE("a small store full of dedup keys evicts and sweeps as a model of the contract says") {
+    check_dedup_against_model(100, true, 30'000, 400, 20260622);
+  }
+
+  TEST_CASE("done keys purged or evicted can be claimed again, and every other key still answers") {
+    small_store s(2'000);
+    const auto key = [](int i) { return "key-" + std::to_string(i); };
+    // 2,000 done keys: the first 1,000 expire in a minute, the others one by one after an hour.
+    for (int i = 0; i < 2'000; ++i) must_complete(*s.store, key(i), i < 1'000 ? minutes(1) : hours(1) + seconds(i));
+    s.clock->advance(minutes(2));
+    // Claimed again where they lie (nothing has purged them yet): their slots are reused.
+    for (int i = 0; i < 500; ++i) CHECK(claim_state_of(*s.store, key(i)) == "claimed");
+    auto purged = s.store->purge_expired();  // the other 500 go, from the middle of their runs
+    REQUIRE(purged.has_value());
+    CHECK(*purged == 500);
+    CHECK(s.store->size() == 1'500);
+    for (int i = 500; i < 1'000; ++i) CHECK(claim_state_of(*s.store, key(i)) == "claimed");
+    for (int i = 1'000; i < 2'000; ++i) CHECK(claim_state_of(*s.store, key(i)) == "done");
+    // Full now: each new key evicts the done key that expires first, which is then new again.
+    CHECK(s.store->size() == 2'000);
+    CHECK(claim_state_of(*s.store, "new-0") == "claimed");     // evicts key(1000)
+    CHECK(claim_state_of(*s.store, key(1'000)) == "claimed");  // evicts key(1001)
+    CHECK(claim_state_of(*s.store, key(1'001)) == "claimed");  // evicts key(1002)
+    for (int i = 1'003; i < 2'000; ++i) CHECK(claim_state_of(*s.store, key(i)) == "done");
+    for (int i = 0; i < 1'000; ++i) CHECK(claim_state_of(*s.store, key(i)) == "in_progress");
+    CHECK(s.store->size() == 2'000);
+  }
+
+  TEST_CASE("expired claims swept from a full store are claimable again and the keys beside them still answer") {
+    small_store s(1'500);
+    const auto key = [](int i) { return "key-" + std::to_string(i); };
+    for (int i = 0; i < 1'500; ++i) {
+      if (i % 3 == 0) {
+        must_claim(*s.store, key(i), hours(24 * 400));  // held on
+      } else {
+        must_claim(*s.store, key(i), seconds(30));  // to expire
+      }
+    }
+    s.clock->advance(seconds(31));
+    const std::uint64_t token = must_claim(*s.store, "new");  // sweeps the 1,000 expired claims
+    CHECK(s.store->size() == 501);
+    REQUIRE(outcome(s.store->release("new", token)) == "ok");
+    for (int i = 0; i < 1'500; i += 3) CHECK(claim_state_of(*s.store, key(i)) == "in_progress");
+    for (int i = 0; i < 1'500; ++i) {
+      if (i % 3 != 0) CHECK(claim_state_of(*s.store, key(i)) == "claimed");
+    }
+    CHECK(s.store->size() == 1'500);
   }
 
   TEST_CASE("entries queued while the clock goes back are leased by due time, then by id") {

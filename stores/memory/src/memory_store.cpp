@@ -1,10 +1,11 @@
-// The in-memory store. Dedup keys live in 16 shards, each a hash map from a 128-bit digest of the key
-// to a 16-byte slot plus a min-heap of done keys by end of retention (for purging and eviction). The
-// inbox is under one lock, kept short: offer() builds its entry (the record moved in, the key hashed)
-// before taking it, then does a few constant-time steps: a probe of an open-addressed table by key,
-// one by id, an append to the FIFO of entries due now, and an append to the ordered ids of queued
-// entries. Only retries and leases, whose due times come in any order, go into an ordered set. One
-// atomic counter bounds both roles together.
+// The in-memory store. Dedup keys live in 16 shards, each an open-addressed table (probe_table.hpp)
+// of 32-byte slots (a 128-bit digest of the key, its claim token and an expiry) plus a min-heap of
+// done keys by end of retention (for purging and eviction). The inbox is under one lock, kept
+// short: offer() builds its entry (the record moved in, the key hashed) before taking it, then does
+// a few constant-time steps: a probe of an open-addressed table by key, one by id, an append to the
+// FIFO of entries due now, and an append to the ordered ids of queued entries. Only retries and
+// leases, whose due times come in any order, go into an ordered set. One atomic counter bounds both
+// roles together.
 #include "hookrx/memory_store.hpp"
 
 #include <openssl/evp.h>
@@ -21,8 +22,9 @@
 #include <random>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <utility>
+
+#include "probe_table.hpp"
 
 namespace hookrx {
 namespace {
@@ -83,13 +85,8 @@ using inbox_lock = std::mutex;
 
 struct digest {
   std::uint64_t a = 0;  // picks the shard
-  std::uint64_t b = 0;  // hashes within the shard
+  std::uint64_t b = 0;  // its top bits pick the slot within the shard; never 0 (an empty slot)
   friend bool operator==(const digest& x, const digest& y) noexcept { return x.a == y.a && x.b == y.b; }
-};
-
-// noexcept and cheap, so libstdc++ does not cache the hash in each node (8 bytes per key saved).
-struct digest_hash {
-  std::size_t operator()(const digest& d) const noexcept { return static_cast<std::size_t>(d.b); }
 };
 
 struct md_deleter {
@@ -121,6 +118,9 @@ std::optional<digest> digest_of(std::string_view key) {
   digest d;
   std::memcpy(&d.a, out.data(), sizeof d.a);
   std::memcpy(&d.b, out.data() + sizeof d.a, sizeof d.b);
+  // b == 0 marks an empty slot. A key with b == 0 (one in 2^64) then shares its digest with a key
+  // whose b is 1 and whose a is the same: a collision as unlikely (2^-128) as any other.
+  if (d.b == 0) d.b = 1;
   if (!last) last.emplace();
   last->key.assign(key);  // reuses the string's buffer from one key to the next
   last->value = d;
@@ -129,10 +129,17 @@ std::optional<digest> digest_of(std::string_view key) {
 
 // --- dedup shards --------------------------------------------------------------------------------
 
-// A dedup key: claimed by `token` until `until`, or done (token 0) until `until`.
+// A dedup key: claimed by `token` until `until`, or done (token 0) until `until`. 32 bytes, held
+// inline in the shard's table.
 struct dedup_slot {
+  digest key;  // key.b == 0: an empty slot
   std::uint64_t token = 0;
   tick until = 0;
+};
+static_assert(sizeof(dedup_slot) == 32, "two slots per cache line");
+struct dedup_policy {
+  static bool empty(const dedup_slot& x) noexcept { return x.key.b == 0; }
+  static std::uint64_t spread(const dedup_slot& x) noexcept { return x.key.b; }
 };
 
 // A done key and the end of its retention, as the heap holds it. A heap entry goes stale when its
@@ -147,12 +154,16 @@ struct ends_later {
 
 struct alignas(64) shard {
   std::mutex mutex;
-  std::unordered_map<digest, dedup_slot, digest_hash> slots;
+  detail::probe_table<dedup_slot, dedup_policy> slots;
   std::vector<retained> done_heap;  // min-heap by `until`
 
-  [[nodiscard]] bool is_current(const retained& r) const {
-    auto it = slots.find(r.key);
-    return it != slots.end() && it->second.token == 0 && it->second.until == r.until;
+  [[nodiscard]] dedup_slot* find(const digest& d) {
+    return slots.find(d.b, [&d](const dedup_slot& x) { return x.key == d; });
+  }
+  // The key of heap entry `r`, if it is still done until then; nullptr for a stale entry.
+  [[nodiscard]] dedup_slot* current(const retained& r) {
+    dedup_slot* x = find(r.key);
+    return x != nullptr && x->token == 0 && x->until == r.until ? x : nullptr;
   }
   void pop_top() {
     std::pop_heap(done_heap.begin(), done_heap.end(), ends_later{});
@@ -165,8 +176,8 @@ struct alignas(64) shard {
     for (; budget > 0 && !done_heap.empty() && done_heap.front().until <= now; --budget) {
       const retained top = done_heap.front();
       pop_top();
-      if (is_current(top)) {
-        slots.erase(top.key);
+      if (dedup_slot* x = current(top)) {
+        slots.erase(x);
         ++n;
       }
     }
@@ -175,7 +186,7 @@ struct alignas(64) shard {
   // The end of retention of the done key that expires first, dropping stale heap entries on the way.
   std::optional<tick> soonest_done() {
     while (!done_heap.empty()) {
-      if (is_current(done_heap.front())) return done_heap.front().until;
+      if (current(done_heap.front()) != nullptr) return done_heap.front().until;
       pop_top();
     }
     return std::nullopt;
@@ -200,84 +211,42 @@ struct inbox_item {
 std::uint64_t hash_key(std::string_view key) noexcept { return std::hash<std::string_view>{}(key); }
 std::uint64_t hash_id(std::int64_t id) noexcept { return static_cast<std::uint64_t>(id); }
 
-// Inbox items by a 64-bit hash (of the key, or the id itself): open addressing with linear probing,
-// at most half full, backward-shift deletion (no tombstones). A lookup usually reads one cache line
-// and nothing is allocated per entry, where a node-based map would chase a pointer per node and
-// allocate a node (and a copy of the key) per insert. The hash is scrambled (Fibonacci hashing)
-// before it picks a slot, so sequential ids spread out instead of piling into one cluster.
+// Inbox items by a 64-bit hash (of the key, or the id itself). The hash is scrambled (Fibonacci
+// hashing) before its top bits pick a slot, so sequential ids spread out instead of piling into one
+// run. Slots keep the scrambled hash, which the table reads on every probe; the scrambling is a
+// bijection, so equal scrambled hashes mean equal hashes.
 class item_index {
  public:
   // The item whose stored hash is `h` and that `same` accepts; nullptr if none.
   template <class Same>
   [[nodiscard]] inbox_item* find(std::uint64_t h, Same&& same) const {
-    if (slots_.empty()) return nullptr;
-    for (std::size_t i = home(h);; i = (i + 1) & mask()) {
-      const slot& s = slots_[i];
-      if (s.item == nullptr) return nullptr;
-      if (s.hash == h && same(*s.item)) return s.item;
-    }
+    const std::uint64_t sh = spread(h);
+    const slot* s = slots_.find(sh, [&](const slot& x) { return x.spread == sh && same(*x.item); });
+    return s == nullptr ? nullptr : s->item;
   }
   // Adds `item`, which is not in the index.
-  void insert(std::uint64_t h, inbox_item* item) {
-    if ((count_ + 1) * 2 > slots_.size()) grow();
-    place(h, item);
-    ++count_;
-  }
+  void insert(std::uint64_t h, inbox_item* item) { slots_.insert(slot{spread(h), item}); }
   // Removes `item`, stored under `h`; a no-op if it is not there.
   void erase(std::uint64_t h, const inbox_item* item) noexcept {
-    if (slots_.empty()) return;
-    std::size_t i = home(h);
-    for (; slots_[i].item != item; i = (i + 1) & mask()) {
-      if (slots_[i].item == nullptr) return;
-    }
-    // Pull back each later entry of the cluster that may live in the hole, so that no probe stops
-    // early at it.
-    for (std::size_t j = (i + 1) & mask(); slots_[j].item != nullptr; j = (j + 1) & mask()) {
-      const std::size_t want = home(slots_[j].hash);
-      if (((i - want) & mask()) < ((j - want) & mask())) {
-        slots_[i] = slots_[j];
-        i = j;
-      }
-    }
-    slots_[i] = slot{};
-    --count_;
+    if (const slot* s = slots_.find(spread(h), [item](const slot& x) { return x.item == item; })) slots_.erase(s);
   }
   template <class Fn>
   void for_each(Fn&& fn) const {
-    for (const slot& s : slots_) {
-      if (s.item != nullptr) fn(s.item);
-    }
+    slots_.for_each([&fn](const slot& x) { fn(x.item); });
   }
 
  private:
   struct slot {
-    std::uint64_t hash = 0;
-    inbox_item* item = nullptr;
+    std::uint64_t spread = 0;
+    inbox_item* item = nullptr;  // nullptr: an empty slot
   };
-  static constexpr unsigned min_bits = 6;
+  static std::uint64_t spread(std::uint64_t h) noexcept { return h * 0x9E3779B97F4A7C15ULL; }
+  struct policy {
+    static bool empty(const slot& x) noexcept { return x.item == nullptr; }
+    static std::uint64_t spread(const slot& x) noexcept { return x.spread; }
+  };
 
-  [[nodiscard]] std::size_t mask() const noexcept { return slots_.size() - 1; }
-  [[nodiscard]] std::size_t home(std::uint64_t h) const noexcept {
-    return static_cast<std::size_t>((h * 0x9E3779B97F4A7C15ULL) >> (64 - bits_));
-  }
-  void place(std::uint64_t h, inbox_item* item) noexcept {
-    std::size_t i = home(h);
-    while (slots_[i].item != nullptr) i = (i + 1) & mask();
-    slots_[i] = slot{h, item};
-  }
-  void grow() {
-    const unsigned bits = slots_.empty() ? min_bits : bits_ + 1;
-    std::vector<slot> old(std::size_t{1} << bits);
-    old.swap(slots_);
-    bits_ = bits;
-    for (const slot& s : old) {
-      if (s.item != nullptr) place(s.hash, s.item);
-    }
-  }
-
-  std::vector<slot> slots_;
-  unsigned bits_ = 0;
-  std::size_t count_ = 0;
+  detail::probe_table<slot, policy> slots_;
 };
 
 // A queued entry due at once (offered, released or replayed), in the order lease() takes them.
@@ -451,7 +420,7 @@ struct memory_store::impl {
     shard& s = shards[source];
     const std::lock_guard<std::mutex> lock(s.mutex);
     if (!s.soonest_done()) return eviction::raced;
-    s.slots.erase(s.done_heap.front().key);
+    s.slots.erase(s.current(s.done_heap.front()));
     s.pop_top();
     return eviction::evicted;
   }
@@ -482,14 +451,7 @@ struct memory_store::impl {
     std::size_t n = 0;
     for (auto& s : shards) {
       const std::lock_guard<std::mutex> lock(s.mutex);
-      for (auto it = s.slots.begin(); it != s.slots.end();) {
-        if (it->second.token != 0 && it->second.until <= t) {
-          it = s.slots.erase(it);
-          ++n;
-        } else {
-          ++it;
-        }
-      }
+      n += s.slots.erase_if([t](const dedup_slot& x) { return x.token != 0 && x.until <= t; });
     }
     give_back(n);
     return n;
@@ -525,9 +487,9 @@ result<claim> memory_store::try_claim(std::string_view key, std::chrono::millise
     {
       const std::lock_guard<std::mutex> lock(s.mutex);
       const tick t = impl_->now();
-      if (auto it = s.slots.find(*d); it != s.slots.end()) {
+      if (dedup_slot* found = s.find(*d)) {
         if (have_room) impl_->give_back(1);
-        dedup_slot& slot = it->second;
+        dedup_slot& slot = *found;
         if (t < slot.until) return claim{slot.token == 0 ? claim_state::done : claim_state::in_progress, 0};
         // Done past its retention, or a claim whose lease ran out: the key is free again.
         slot.token = new_token(slot.token);
@@ -536,7 +498,7 @@ result<claim> memory_store::try_claim(std::string_view key, std::chrono::millise
       }
       if (have_room || impl_->reserve()) {
         const std::uint64_t token = new_token(0);
-        s.slots.emplace(*d, dedup_slot{token, add(t, lease)});
+        s.slots.insert(dedup_slot{*d, token, add(t, lease)});
         return claim{claim_state::claimed, token};
       }
     }
@@ -550,13 +512,14 @@ status memory_store::complete(std::string_view key, std::uint64_t token, std::ch
   if (!d) return error(errc::store_unavailable, "memory: SHA-256 unavailable");
   shard& s = impl_->shard_for(*d);
   const std::lock_guard<std::mutex> lock(s.mutex);
-  auto it = s.slots.find(*d);
-  if (it == s.slots.end() || token == 0 || it->second.token != token) {
+  dedup_slot* slot = s.find(*d);
+  if (slot == nullptr || token == 0 || slot->token != token) {
     return error(errc::in_progress, "memory: the claim is no longer this caller's");
   }
   const tick t = impl_->now();
-  it->second = dedup_slot{0, add(t, retention)};
-  s.done_heap.push_back(retained{it->second.until, *d});
+  slot->token = 0;
+  slot->until = add(t, retention);
+  s.done_heap.push_back(retained{slot->until, *d});
   std::push_heap(s.done_heap.begin(), s.done_heap.end(), ends_later{});
   impl_->give_back(s.purge(t, purge_budget));
   return {};
@@ -567,9 +530,9 @@ status memory_store::release(std::string_view key, std::uint64_t token) {
   if (!d) return error(errc::store_unavailable, "memory: SHA-256 unavailable");
   shard& s = impl_->shard_for(*d);
   const std::lock_guard<std::mutex> lock(s.mutex);
-  auto it = s.slots.find(*d);
-  if (it != s.slots.end() && token != 0 && it->second.token == token) {  // a stale token is a no-op
-    s.slots.erase(it);
+  dedup_slot* slot = s.find(*d);
+  if (slot != nullptr && token != 0 && slot->token == token) {  // a stale token is a no-op
+    s.slots.erase(slot);
     impl_->give_back(1);
   }
   return {};

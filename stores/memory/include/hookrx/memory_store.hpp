@@ -14,8 +14,9 @@
 // errc::store_unavailable (the receiver answers 503 and the sender retries): nothing is dropped.
 //
 // Dedup keys are held as a 128-bit digest (the first half of SHA-256), not as strings, so a done key
-// costs about 100 bytes whatever its length. Two keys held at once share a digest with probability
-// about n^2 / 2^129 for n keys (1e-27 at a million), and only then would one be taken for the other.
+// costs 75-100 bytes whatever its length (depending on how full the tables are at that count). Two
+// keys held at once share a digest with probability about n^2 / 2^129 for n keys (1e-27 at a
+// million), and only then would one be taken for the other.
 //
 //   auto clock = std::make_shared<hookrx::manual_clock>();
 //   auto store = hookrx::memory_store::create({}, clock);
