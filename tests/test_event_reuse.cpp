@@ -6,11 +6,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <random>
-#include <sstream>
 #include <string>
-#include <type_traits>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include <simdjson.h>
