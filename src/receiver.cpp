@@ -1,6 +1,7 @@
 #include "hookrx/receiver.hpp"
 
 #include <exception>
+#include <optional>
 #include <string>
 
 #include "crypto.hpp"
@@ -24,24 +25,28 @@ bool is_encoded(const request_view& request) noexcept {
 // of its own, and a thread lets go of a kept event grown past `kept_bytes` by an outsized body.
 class event_lease {
  public:
-  event_lease() noexcept : kept_(!slot().busy) {
-    if (kept_) slot().busy = true;
+  event_lease() : kept_(&thread_event()) {
+    if (kept_->busy) {
+      kept_ = nullptr;
+      own_.emplace();
+    } else {
+      kept_->busy = true;
+    }
   }
   ~event_lease() {
-    if (!kept_) return;
-    event& ev = slot().ev;
+    if (kept_ == nullptr) return;
     // An event's long strings are parts of its body, whose copy never shrinks (json::copy_padded),
     // so that copy's capacity bounds them all. Assigning a fresh event would keep the buffers
     // (a string moved from an empty one keeps its own); moving them out frees them.
-    if (detail::event_builder::raw_json(ev).capacity() > kept_bytes) {
-      const event dropped(std::move(ev));
+    if (detail::event_builder::raw_json(kept_->ev).capacity() > kept_bytes) {
+      const event dropped(std::move(kept_->ev));
     }
-    slot().busy = false;
+    kept_->busy = false;
   }
   event_lease(const event_lease&) = delete;
   event_lease& operator=(const event_lease&) = delete;
 
-  [[nodiscard]] event& get() noexcept { return kept_ ? slot().ev : own_; }
+  [[nodiscard]] event& get() noexcept { return kept_ != nullptr ? kept_->ev : *own_; }
 
  private:
   static constexpr std::size_t kept_bytes = std::size_t{64} << 10;
@@ -49,13 +54,13 @@ class event_lease {
     event ev;
     bool busy = false;
   };
-  static kept_event& slot() noexcept {
+  static kept_event& thread_event() noexcept {
     thread_local kept_event kept;
     return kept;
   }
 
-  bool kept_;
-  event own_;
+  kept_event* kept_;          // this thread's event, or nullptr when a delivery further up holds it
+  std::optional<event> own_;  // the nested delivery's own event
 };
 
 }  // namespace
