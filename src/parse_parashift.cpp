@@ -26,9 +26,8 @@ status read_custom_fields(od::value& v, std::vector<std::pair<std::string, std::
   if (error_code ec = v.get_object().get(obj)) return json::is_null(v) ? status{} : json::field_error(ec, name);
   for (auto member : obj) {
     std::string_view key;
-    od::value value;
     if (error_code ec = json::key_of(member, key)) return json::document_error(ec);
-    if (error_code ec = member.value().get(value)) return json::document_error(ec);
+    od::value& value = member.value_unsafe().value();  // key_of checked the member
     std::string_view text;
     if (error_code ec = value.get_string().get(text)) return json::field_error(ec, name);
     out.emplace_back(std::string(key), std::string(text));
@@ -41,9 +40,8 @@ status read_attributes(od::value& v, document_event& e) {
   if (error_code ec = v.get_object().get(obj)) return json::is_null(v) ? status{} : json::field_error(ec, "attributes");
   for (auto member : obj) {
     std::string_view key;
-    od::value value;
     if (error_code ec = json::key_of(member, key)) return json::document_error(ec);
-    if (error_code ec = member.value().get(value)) return json::document_error(ec);
+    od::value& value = member.value_unsafe().value();  // key_of checked the member
     status st;
     if (key == "status")
       st = take(value, "attributes.status", e.status);
@@ -81,9 +79,8 @@ status parse_parashift(std::string_view body, event& into) {
   std::optional<std::string_view> topic;
   for (auto member : *root) {
     std::string_view key;
-    od::value value;
     if (error_code ec = json::key_of(member, key)) return json::document_error(ec);
-    if (error_code ec = member.value().get(value)) return json::document_error(ec);
+    od::value& value = member.value_unsafe().value();  // key_of checked the member
     status st;
     if (key == "topic") {
       st = take(value, key, topic);

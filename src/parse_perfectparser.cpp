@@ -57,9 +57,8 @@ error_code read_summary(od::value& v, std::optional<document_summary>& out) {
   document_summary s;
   for (auto member : obj) {
     std::string_view key;
-    od::value value;
     if (error_code ec = json::key_of(member, key)) return ec;
-    if (error_code ec = member.value().get(value)) return ec;
+    od::value& value = member.value_unsafe().value();  // key_of checked the member
     std::int64_t* target = key == "total"        ? &s.total
                            : key == "completed"  ? &s.completed
                            : key == "failed"     ? &s.failed
@@ -230,9 +229,8 @@ template <class T>
 error_code read_level(od::object& obj, T& out, pass_state& st, level at) {
   for (auto member : obj) {
     std::string_view key;
-    od::value v;
     if (error_code ec = json::key_of(member, key)) return ec;
-    if (error_code ec = member.value().get(v)) return ec;
+    od::value& v = member.value_unsafe().value();  // key_of checked the member
     const field id = lookup(key);
     error_code ec = ok;
     switch (id) {
@@ -260,9 +258,8 @@ result<std::string_view> read_name(od::object& root) {
   error_code type_error = ok;
   for (auto member : root) {
     std::string_view key;
-    od::value v;
     if (error_code ec = json::key_of(member, key)) return json::document_error(ec);
-    if (error_code ec = member.value().get(v)) return json::document_error(ec);
+    od::value& v = member.value_unsafe().value();  // key_of checked the member
     const field id = lookup(key);
     if (id == field::event) {
       if (error_code ec = json::read(v, event_name)) return json::field_error(ec, spec::name_of(id));
