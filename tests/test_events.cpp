@@ -306,6 +306,27 @@ TEST_SUITE("events") {
     CHECK(p.get_if<hookrx::document_event>()->status == "done");
   }
 
+  TEST_CASE("keys of every length, with bytes above 0x7F or an escape at any position, are read exactly") {
+    // Keys are scanned a word at a time: the closing quote or a backslash may sit at any byte of a
+    // word, and a byte above 0x7F is neither.
+    for (std::size_t length = 1; length <= 24; ++length) {
+      CAPTURE(length);
+      const std::string filler(length, 'k');
+      const std::string unicode = "\xC3\xA9" + std::string(length, 'x');  // "é", then x's
+      const hookrx::event ev = pp(R"({"event":"extraction.document_completed","extraction_id":"ext_1",")" + filler +
+                                  R"(":1,")" + unicode + R"(":2,"document_id":"doc_1","status":"completed",)" +
+                                  R"("page_\u0063ount":7,")" + filler + R"(\u0041":3})");
+      REQUIRE(ev.is<hookrx::document_completed>());
+      CHECK(ev.key() == "perfectparser:extraction.document_completed:ext_1:doc_1");
+      CHECK(ev.get_if<hookrx::document_completed>()->page_count == 7);
+      // A key that is a modelled name plus an escaped suffix is another key.
+      const hookrx::event other = pp(R"({"event":"extraction.document_completed","extraction_id":"ext_1",)"
+                                     R"("document_id":"doc_1","status":"completed","page_count\u0041":5,")" +
+                                     filler + R"(":0})");
+      CHECK_FALSE(other.get_if<hookrx::document_completed>()->page_count.has_value());
+    }
+  }
+
   TEST_CASE("an unknown PerfectParser event is accepted with whatever ids it carries") {
     const hookrx::event both =
         pp(R"({"event":"extraction.document_reprocessed","extraction_id":"e1","document_id":"d1"})");
