@@ -71,8 +71,9 @@ status read_attributes(od::value& v, document_event& e) {
 status parse_parashift(std::string_view body, event& into) {
   std::string& raw = event_builder::raw_json(into);
   json::copy_padded(body, raw);
+  json::thread_parser parser;
   od::document doc;
-  if (error_code ec = json::iterate(raw, doc)) return json::document_error(ec);
+  if (error_code ec = parser.iterate(raw, doc)) return json::document_error(ec);
   result<od::object> root = json::root_object(doc);
   if (!root) return root.error();
   auto& e = event_builder::start<document_event>(into, provider::parashift);

@@ -331,8 +331,9 @@ status build(event& ev, od::document& doc, od::object& root, Check check, Key ma
 status parse_perfectparser(std::string_view body, event& into) {
   std::string& raw = event_builder::raw_json(into);
   json::copy_padded(body, raw);
+  json::thread_parser parser;
   od::document doc;
-  if (error_code ec = json::iterate(raw, doc)) return json::document_error(ec);
+  if (error_code ec = parser.iterate(raw, doc)) return json::document_error(ec);
   result<od::object> root = json::root_object(doc);
   if (!root) return root.error();
   result<std::string_view> name_read = read_name(*root);
