@@ -22,7 +22,7 @@ bool is_encoded(const request_view& request) noexcept {
 // The event a delivery is parsed into. Each thread keeps one and reuses it from one delivery to the
 // next: its strings keep their capacity, so a steady stream of deliveries is parsed without
 // allocating. A nested delivery on the same thread (a handler that calls a receiver) gets an event
-// of its own, and a thread lets go of a kept event grown past `kept_bytes` by an outsized body.
+// of its own, and a thread lets go of a kept event that held a body over `kept_bytes`.
 class event_lease {
  public:
   event_lease() : kept_(&thread_event()) {
@@ -35,10 +35,11 @@ class event_lease {
   }
   ~event_lease() {
     if (kept_ == nullptr) return;
-    // An event's long strings are parts of its body, whose copy never shrinks (json::copy_padded),
-    // so that copy's capacity bounds them all. Assigning a fresh event would keep the buffers
-    // (a string moved from an empty one keeps its own); moving them out frees them.
-    if (detail::event_builder::raw_json(kept_->ev).capacity() > kept_bytes) {
+    // An event's long strings are parts of its body, and its body copy only ever grows
+    // (json::copy_padded): once an event has held a body within kept_bytes, none is larger. An
+    // event that held a larger one is let go. Assigning a fresh event would keep the buffers (a
+    // string moved from an empty one keeps its own); moving them out frees them.
+    if (detail::event_builder::raw_json(kept_->ev).size() > kept_bytes) {
       const event dropped(std::move(kept_->ev));
     }
     kept_->busy = false;

@@ -214,6 +214,30 @@ TEST_SUITE("allocation") {
     CHECK(count == 0);
   }
 
+  TEST_CASE("a receiver takes in repeated 64 KiB deliveries without allocating" * doctest::skip(!counts)) {
+    // 64 KiB is the largest body whose event and parser buffers a thread keeps.
+    hookrx::perfectparser_credentials creds;
+    creds.signing_secrets = {secret};
+    auto rx = hookrx::receiver::create(creds);
+    REQUIRE(rx.has_value());
+    rx->on<hookrx::document_completed>([](const hookrx::document_completed&) {});
+    std::string body = body_of_1kib();
+    body.insert(body.size() - 2, std::string(64 * 1024 - body.size(), 'y'));
+    REQUIRE(body.size() == 64 * 1024);
+    const hookrx_test::test_request request = hookrx_test::signed_request(body, secret);
+    REQUIRE(rx->receive(request.view()).has_value());
+    const hookrx::request_view view = request.view();
+    std::size_t count = 0;
+    bool ok = false;
+    {
+      allocation_counter counter;
+      ok = rx->receive(view).has_value();
+      count = counter.stop();
+    }
+    CHECK(ok);
+    CHECK(count == 0);
+  }
+
   TEST_CASE("a thread does not keep the parser buffers an outsized body made it grow" * doctest::skip(!counts)) {
     // The parser's buffers take several bytes per byte of body: kept after a 1 MiB body, they
     // would hold megabytes in every server thread that ever read one.
