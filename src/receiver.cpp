@@ -5,6 +5,7 @@
 #include <string>
 
 #include "crypto.hpp"
+#include "event_lease.hpp"
 #include "parse.hpp"
 
 namespace hookrx {
@@ -18,51 +19,6 @@ bool is_encoded(const request_view& request) noexcept {
   const std::string_view e = detail::trim_ows(*encoding);
   return !e.empty() && !iequals(e, "identity");
 }
-
-// The event a delivery is parsed into. Each thread keeps one and reuses it from one delivery to the
-// next: its strings keep their capacity, so a steady stream of deliveries is parsed without
-// allocating. A nested delivery on the same thread (a handler that calls a receiver) gets an event
-// of its own, and a thread lets go of a kept event that held a body over `kept_bytes`.
-class event_lease {
- public:
-  event_lease() : kept_(&thread_event()) {
-    if (kept_->busy) {
-      kept_ = nullptr;
-      own_.emplace();
-    } else {
-      kept_->busy = true;
-    }
-  }
-  ~event_lease() {
-    if (kept_ == nullptr) return;
-    // An event's long strings are parts of its body, and its body copy only ever grows
-    // (json::copy_padded): once an event has held a body within kept_bytes, none is larger. An
-    // event that held a larger one is let go. Assigning a fresh event would keep the buffers (a
-    // string moved from an empty one keeps its own); moving them out frees them.
-    if (detail::event_builder::raw_json(kept_->ev).size() > kept_bytes) {
-      const event dropped(std::move(kept_->ev));
-    }
-    kept_->busy = false;
-  }
-  event_lease(const event_lease&) = delete;
-  event_lease& operator=(const event_lease&) = delete;
-
-  [[nodiscard]] event& get() noexcept { return kept_ != nullptr ? kept_->ev : *own_; }
-
- private:
-  static constexpr std::size_t kept_bytes = std::size_t{64} << 10;
-  struct kept_event {
-    event ev;
-    bool busy = false;
-  };
-  static kept_event& thread_event() noexcept {
-    thread_local kept_event kept;
-    return kept;
-  }
-
-  kept_event* kept_;          // this thread's event, or nullptr when a delivery further up holds it
-  std::optional<event> own_;  // the nested delivery's own event
-};
 
 }  // namespace
 
@@ -97,7 +53,7 @@ result<disposition> receiver::run(const request_view& request) const {
   if (is_encoded(request)) return errc::unsupported_content_encoding;
   const result<verified> auth = std::visit([&](const auto& v) { return v.verify(request); }, verifier_);
   if (!auth) return auth.error();
-  event_lease lease;
+  detail::event_lease lease(request.body().size());
   event& ev = lease.get();
   if (status st = parse_event(source(), request.body(), ev); !st) return st.error();
   if (ev.is_test() && !options_.dispatch_test_deliveries) return disposition::test_delivery;

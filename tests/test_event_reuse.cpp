@@ -13,7 +13,9 @@
 #include <simdjson.h>
 
 #include "describe_event.hpp"
+#include "event_lease.hpp"
 #include "hookrx/events.hpp"
+#include "parse.hpp"
 #include "support.hpp"
 
 namespace {
@@ -144,5 +146,25 @@ TEST_SUITE("event reuse") {
     REQUIRE(hookrx::parse_event(provider::parashift, R"({"topic":"document-received"})", ev));
     CHECK(ev.get_if<hookrx::document_event>()->custom_fields.empty());
     CHECK(ev.name() == "document-received");
+  }
+
+  TEST_CASE("a thread's kept event lets go of an outsized body's buffers, even those an acceptor left behind") {
+    // The inbox moves the body copy, name and key out of the event and leaves the payload, whose
+    // extracted_data here is as large as the body: the event must not keep it for the thread.
+    const std::string big = R"({"event":"extraction.document_completed","extraction_id":"ext_1",)"
+                            R"("document_id":"doc_1","status":"completed","extracted_data":{"text":")" +
+                            std::string(200 * 1024, 'y') + R"("}})";
+    {
+      hookrx::detail::event_lease lease(big.size());
+      REQUIRE(hookrx::parse_event(provider::perfectparser, big, lease.get()));
+      REQUIRE(lease.get().get_if<hookrx::document_completed>()->extracted_data.size() > 200 * 1024);
+      std::string name;
+      std::string key;
+      std::string raw;
+      hookrx::detail::event_builder::take(lease.get(), name, key, raw);  // as the inbox does
+    }
+    hookrx::detail::event_lease next(1024);
+    const auto* kept = next.get().get_if<hookrx::document_completed>();
+    CHECK((kept == nullptr || kept->extracted_data.capacity() <= hookrx::detail::event_lease::kept_bytes));
   }
 }
