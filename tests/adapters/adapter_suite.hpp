@@ -81,6 +81,10 @@ struct server_traits {
   /// of the body arrives, and the connection closed, at once or once the declared body has been
   /// discarded: no byte of that body is parsed as a request (Pistache reads the whole request first).
   bool refuses_declared_oversize_unread = true;
+  /// A request that says "Expect: 100-continue" with a Content-Length over the cap is answered 413
+  /// instead of "100 Continue", and the connection closed. (httplib 0.11 can answer it early only by
+  /// keeping the connection, so its adapter lets it say Continue and refuses after: see its header.)
+  bool refuses_expected_oversize_before_continue = true;
 };
 
 /// Starts a server that serves `rx` at POST `route`; returns once it listens (the suite still
@@ -600,6 +604,26 @@ TEST_SUITE(HOOKRX_ADAPTER_NAME " adapter") {
     conn.send_all(std::string_view(request).substr(head_end));
     CHECK(is_2xx(conn.read_reply().status));
     CHECK(documents == 1);
+  }
+
+  TEST_CASE_FIXTURE(fixture, "a sender that waits for 100 Continue with a body over the cap gets 413 instead") {
+    if (!hookrx_adapter_test::traits.answers_expect_continue ||
+        !hookrx_adapter_test::traits.refuses_expected_oversize_before_continue) {
+      MESSAGE(HOOKRX_ADAPTER_NAME " says Continue first or never (documented in its adapter header)");
+      return;
+    }
+    // A sender that waits for "100 Continue" (curl does for bodies over 1 MiB) must learn from the
+    // headers that its body is too large, not be invited to send it and then be cut off.
+    raw_connection conn(server->port());
+    conn.send_all(
+        "POST /webhooks/perfectparser HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Expect: 100-continue\r\nContent-Length: " +
+        std::to_string(cap + 1) + "\r\nX-PerfectParser-Signature: " + std::string(64, '0') + "\r\n\r\n");
+    const auto reply = conn.read_reply();
+    CHECK(reply.status == 413);
+    CHECK(reply.body.find("body_too_large") != std::string::npos);
+    CHECK(conn.closed_by_server());
+    CHECK(documents == 0);
   }
 
   TEST_CASE_FIXTURE(fixture, "a gzip body is refused with 415 even when signed over its inflated bytes") {

@@ -7,7 +7,11 @@
 
 namespace hookrx_adapter_test {
 
-const server_traits traits{};
+const server_traits traits = [] {
+  server_traits t;
+  t.refuses_expected_oversize_before_continue = false;  // hookrx/httplib.hpp, "Expect: 100-continue"
+  return t;
+}();
 
 namespace {
 

@@ -21,6 +21,13 @@
 // still writing a large refused body (beyond the socket buffers, about 1 MiB on loopback) may see
 // the connection reset instead of reading the 413.
 //
+// Expect: 100-continue: httplib 0.11 says "100 Continue" before any route runs, so a sender that
+// waits for it with a declared body over the cap is invited to send the body, then refused (413)
+// and cut off as above, and may see a reset rather than the 413. httplib's expect handler could
+// refuse earlier, but a response from it cannot close the connection, and a sender may send its
+// body without waiting: those bytes would then be read as the next request. The late refusal is
+// kept, because it closes. (Beast and CivetWeb refuse such a request before saying Continue.)
+//
 // What mount() changes on the server, and why:
 //  - set_payload_max_length(cap): a backstop for the route's own check, when httplib reads a
 //    request's length differently (the first of two Content-Length headers, say). Left to itself,
