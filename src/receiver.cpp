@@ -1,7 +1,6 @@
 #include "hookrx/receiver.hpp"
 
 #include <exception>
-#include <optional>
 #include <string>
 
 #include "crypto.hpp"
