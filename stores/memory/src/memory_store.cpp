@@ -183,13 +183,14 @@ struct alignas(64) shard {
     }
     return n;
   }
-  // The end of retention of the done key that expires first, dropping stale heap entries on the way.
-  std::optional<tick> soonest_done() {
+  // The done key that expires first (the heap's top once stale entries are dropped), or nullptr.
+  // Valid until the next insert or erase, like find().
+  [[nodiscard]] dedup_slot* soonest_done() {
     while (!done_heap.empty()) {
-      if (current(done_heap.front()) != nullptr) return done_heap.front().until;
+      if (dedup_slot* x = current(done_heap.front())) return x;
       pop_top();
     }
-    return std::nullopt;
+    return nullptr;
   }
 };
 
@@ -398,8 +399,8 @@ struct memory_store::impl {
     std::size_t source = 0;
     for (std::size_t i = 0; i < shard_count; ++i) {
       const std::lock_guard<std::mutex> lock(shards[i].mutex);
-      if (auto until = shards[i].soonest_done(); until && (!best || *until < *best)) {
-        best = until;
+      if (const dedup_slot* x = shards[i].soonest_done(); x != nullptr && (!best || x->until < *best)) {
+        best = x->until;
         source = i;
       }
     }
@@ -419,8 +420,9 @@ struct memory_store::impl {
     }
     shard& s = shards[source];
     const std::lock_guard<std::mutex> lock(s.mutex);
-    if (!s.soonest_done()) return eviction::raced;
-    s.slots.erase(s.current(s.done_heap.front()));
+    const dedup_slot* x = s.soonest_done();
+    if (x == nullptr) return eviction::raced;
+    s.slots.erase(x);  // one lookup of the key, not two
     s.pop_top();
     return eviction::evicted;
   }
