@@ -612,7 +612,7 @@ TEST_SUITE(HOOKRX_ADAPTER_NAME " adapter") {
       MESSAGE(HOOKRX_ADAPTER_NAME " says Continue first or never (documented in its adapter header)");
       return;
     }
-    // A sender that waits for "100 Continue" (curl does for bodies over 1 MiB) must learn from the
+    // A sender that waits for "100 Continue" (curl does, for large bodies) must learn from the
     // headers that its body is too large, not be invited to send it and then be cut off.
     raw_connection conn(server->port());
     conn.send_all(

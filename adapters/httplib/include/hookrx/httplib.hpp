@@ -25,8 +25,9 @@
 // waits for it with a declared body over the cap is invited to send the body, then refused (413)
 // and cut off as above, and may see a reset rather than the 413. httplib's expect handler could
 // refuse earlier, but a response from it cannot close the connection, and a sender may send its
-// body without waiting: those bytes would then be read as the next request. The late refusal is
-// kept, because it closes. (Beast and CivetWeb refuse such a request before saying Continue.)
+// body without waiting (curl does after 1 s without an answer): those bytes would then be read as
+// the next request. The late refusal is kept, because it closes. (Beast and CivetWeb refuse such a
+// request before saying Continue.)
 //
 // What mount() changes on the server, and why:
 //  - set_payload_max_length(cap): a backstop for the route's own check, when httplib reads a
