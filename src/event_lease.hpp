@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "hookrx/events.hpp"
+#include "parse.hpp"
 
 namespace hookrx::detail {
 
@@ -14,14 +15,12 @@ namespace hookrx::detail {
 /// the same thread (a handler that calls a receiver) gets an event of its own.
 ///
 /// An event's strings are parts of the bodies parsed into it, so while every body was within
-/// `kept_bytes` that bounds them all. After a larger body the event is let go: whatever an acceptor
-/// took from it (the inbox moves out the body copy, not the payload), its buffers are freed.
+/// kept_body_bytes that bounds them all. After a larger body the event is let go: whatever an
+/// acceptor took from it (the inbox moves out the body copy, not the payload), its buffers are freed.
 class event_lease {
  public:
-  static constexpr std::size_t kept_bytes = std::size_t{64} << 10;
-
   /// For a delivery whose body is `body_size` bytes.
-  explicit event_lease(std::size_t body_size) : kept_(&thread_event()), outsized_(body_size > kept_bytes) {
+  explicit event_lease(std::size_t body_size) : kept_(&thread_event()), outsized_(body_size > kept_body_bytes) {
     if (kept_->busy) {
       kept_ = nullptr;
       own_.emplace();
@@ -54,7 +53,7 @@ class event_lease {
   }
 
   kept_event* kept_;          // this thread's event, or nullptr when a delivery further up holds it
-  bool outsized_;             // the body is over kept_bytes: let the event go afterwards
+  bool outsized_;             // the body is over kept_body_bytes: let the event go afterwards
   std::optional<event> own_;  // the nested delivery's own event
 };
 

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "hookrx/error.hpp"
+#include "parse.hpp"
 
 namespace hookrx::detail::json {
 
@@ -82,17 +83,15 @@ inline constexpr std::size_t max_depth = simdjson::DEFAULT_MAX_DEPTH;
 
 /// The calling thread's parser, for one document at a time: its buffers are reused from one
 /// delivery to the next. They take ~6 bytes per byte of the largest body read, so after a body
-/// over `kept_bytes` they are let go when the document is done, rather than kept by every server
-/// thread that ever read a large body (64 threads × ~6 MiB for 1 MiB bodies).
+/// over kept_body_bytes they are let go when the document is done (64 threads × ~6 MiB after
+/// 1 MiB bodies otherwise).
 class thread_parser {
  public:
-  static constexpr std::size_t kept_bytes = std::size_t{64} << 10;
-
   thread_parser() = default;
   thread_parser(const thread_parser&) = delete;
   thread_parser& operator=(const thread_parser&) = delete;
   ~thread_parser() {
-    if (parser_.capacity() > kept_bytes) parser_ = od::parser();
+    if (parser_.capacity() > kept_body_bytes) parser_ = od::parser();
   }
 
   /// Starts iterating `raw` (from copy_padded); `doc` must not outlive this object.

@@ -1,11 +1,17 @@
 // Private: one parser per provider, behind hookrx::parse_event().
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 #include "hookrx/events.hpp"
 
 namespace hookrx::detail {
+
+/// Bodies up to this size leave the per-thread buffers they were parsed with (the simdjson
+/// parser's, the receiver's kept event) in place for the next delivery; after a larger body they
+/// are let go, rather than kept by every server thread that ever read one.
+inline constexpr std::size_t kept_body_bytes = std::size_t{64} << 10;
 
 /// Parse `body` into `into`, reusing its storage (see event_builder). On error `into` holds some
 /// valid but unspecified event.

@@ -165,6 +165,6 @@ TEST_SUITE("event reuse") {
     }
     hookrx::detail::event_lease next(1024);
     const auto* kept = next.get().get_if<hookrx::document_completed>();
-    CHECK((kept == nullptr || kept->extracted_data.capacity() <= hookrx::detail::event_lease::kept_bytes));
+    CHECK((kept == nullptr || kept->extracted_data.capacity() <= hookrx::detail::kept_body_bytes));
   }
 }
