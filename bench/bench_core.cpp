@@ -12,6 +12,9 @@
 //                          the receiver does (one event per thread)
 //   BM_simdjson_floor      simdjson On-Demand read of event/extraction_id/document_id/status
 //   BM_pipeline            receiver::handle(), no store, empty document_completed handler
+//   BM_heap_kept           heap the calling thread still holds after parsing one body of the size
+//                          (64 KiB, 1 MiB) into an event dropped at once: "heap_kept_bytes" is
+//                          what the thread's simdjson parser keeps (glibc's mallinfo2)
 //
 // Every benchmark reports "cxx_allocs/iter" (global operator new, replaced by tests/counting_new.cpp) and
 // "ossl_allocs/iter" (OpenSSL's allocator, replaced with CRYPTO_set_mem_functions before anything
@@ -21,6 +24,7 @@
 //   taskset -c 1 ./build-bench/bench/hookrx_bench --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true --benchmark_min_time=0.2   (one line)
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -440,6 +444,30 @@ void BM_pipeline(benchmark::State& state) {
   finish(state, *f, probe);
 }
 
+// What a thread keeps once a body of this size has been parsed: the parser's buffers grow with the
+// largest body read. The thread's parser starts from a 1 KiB body's buffers (a 128 KiB body first
+// lets go of whatever an earlier benchmark grew), so only growth counts.
+void BM_heap_kept(benchmark::State& state) {
+  const std::string small = make_body(1024);
+  const std::string body = make_body(static_cast<std::size_t>(state.range(0)));
+  if (body.size() != static_cast<std::size_t>(state.range(0)) ||
+      !hookrx::parse_event(hookrx::provider::perfectparser, make_body(128 * 1024)) ||
+      !hookrx::parse_event(hookrx::provider::perfectparser, small)) {
+    state.SkipWithError("could not build or parse the bodies");
+    return;
+  }
+  const auto in_use = [] {
+    const struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+  };
+  const std::size_t before = in_use();
+  for (auto _ : state) {
+    auto ev = hookrx::parse_event(hookrx::provider::perfectparser, body);
+    benchmark::DoNotOptimize(ev);
+  }  // each event, with its own copy of the body, is gone by the end of its iteration
+  state.counters["heap_kept_bytes"] = static_cast<double>(in_use()) - static_cast<double>(before);
+}
+
 // The three body sizes, and a "min" aggregate besides mean/median/stddev/cv: on a shared machine
 // noise only ever adds time, so the fastest repetition is the steadiest estimate of the cost.
 void sizes(benchmark::internal::Benchmark* b) {
@@ -456,6 +484,7 @@ BENCHMARK(BM_parse)->Apply(sizes);
 BENCHMARK(BM_parse_reused)->Apply(sizes);
 BENCHMARK(BM_simdjson_floor)->Apply(sizes);
 BENCHMARK(BM_pipeline)->Apply(sizes);
+BENCHMARK(BM_heap_kept)->Arg(65536)->Arg(1 << 20)->Iterations(20);
 // One shared verifier / receiver from two threads: wall time per delivery should halve on two
 // free cores if nothing serialises them. Run these on two cores (see RESULTS.md). The floor runs
 // threaded too (one context per thread): OpenSSL 3.0's re-init has shared state of its own.
