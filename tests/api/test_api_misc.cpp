@@ -39,7 +39,8 @@ TEST_SUITE("api time helpers") {
 
 TEST_SUITE("api submissions") {
   TEST_CASE("the derived idempotency key depends on the parser and the bytes, not the filenames") {
-    std::vector<hookrx::submission_file> files{{"a.pdf", "%PDF-1 one", "application/pdf"}, {"b.pdf", "%PDF-1 two", "application/pdf"}};
+    std::vector<hookrx::submission_file> files{{"a.pdf", "%PDF-1 one", "application/pdf"},
+                                               {"b.pdf", "%PDF-1 two", "application/pdf"}};
     const std::string key = hookrx::derive_idempotency_key("prs_1", files);
     CHECK(key.rfind("hookrx-", 0) == 0);
     CHECK(key.size() == 7 + 64);
@@ -86,7 +87,8 @@ TEST_SUITE("api events from answers") {
     d.page_count = 2;
     auto ev = hookrx::to_event(d);
     REQUIRE(ev);
-    const std::string webhook = R"({"event":"extraction.document_completed","extraction_id":"ext_1","document_id":"doc_2","status":"completed"})";
+    const std::string webhook =
+        R"({"event":"extraction.document_completed","extraction_id":"ext_1","document_id":"doc_2","status":"completed"})";
     auto hook = hookrx::parse_event(hookrx::provider::perfectparser, webhook);
     REQUIRE(hook);
     CHECK(ev->key() == hook->key());

@@ -339,7 +339,8 @@ struct rate_budget_options {
   /// POST /v1/extractions, inside requests_per_minute (the vendor allows 20/min).
   int submissions_per_minute = 20;
   /// When X-RateLimit-Remaining minus the vendor's headroom (Limit - requests_per_minute) drops to
-  /// this or below, calls are spread evenly until Reset instead of running into a 429.
+  /// this (at most a quarter of requests_per_minute) or below, calls are spread evenly until Reset
+  /// instead of running into a 429.
   int slow_down_below = 10;
   /// A wait for Reset (after a 429, or a Remaining of 0) adds a uniform jitter in [0, max] so that
   /// several waiting threads and instances do not all go at the same second.
