@@ -484,7 +484,7 @@ class perfectparser_client {
  public:
   /// invalid_argument for an empty key, a base URL that is not http(s)://host[:port][/path], or
   /// non-positive limits; the message names the option.
-  [[nodiscard]] static api_result<perfectparser_client> create(perfectparser_client_options options);
+  [[nodiscard]] static api_result<perfectparser_client> create(const perfectparser_client_options& options);
 
   perfectparser_client(perfectparser_client&&) noexcept;
   perfectparser_client& operator=(perfectparser_client&&) noexcept;
@@ -535,7 +535,7 @@ struct parashift_client_options : api_client_options {
 /// own key's (Parashift publishes no limit; 120/min by default).
 class parashift_client {
  public:
-  [[nodiscard]] static api_result<parashift_client> create(parashift_client_options options);
+  [[nodiscard]] static api_result<parashift_client> create(const parashift_client_options& options);
 
   parashift_client(parashift_client&&) noexcept;
   parashift_client& operator=(parashift_client&&) noexcept;
