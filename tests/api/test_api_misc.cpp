@@ -6,6 +6,7 @@
 
 #include "hookrx/api.hpp"
 #include "http.hpp"
+#include "parse_api.hpp"
 
 using namespace std::chrono_literals;
 using hookrx::api_errc;
@@ -113,6 +114,17 @@ TEST_SUITE("api events from answers") {
     REQUIRE(ev);
     CHECK(ev->get_if<hookrx::document_completed>()->error_message == "unreadable");
     CHECK(std::string(ev->raw_json()).find("vendor_extra") != std::string::npos);
+  }
+
+  TEST_CASE("a document whose raw JSON the webhook parser would refuse still becomes its event") {
+    auto d = hookrx::detail::api::parse_document(
+        R"({"document":{"document_id":"d","extraction_id":"e","status":"completed","page_count":"two","extracted_data":{"a":1}}})");
+    REQUIRE(d);
+    auto ev = hookrx::to_event(*d);
+    REQUIRE(ev);
+    CHECK(ev->key() == "perfectparser:extraction.document_completed:e:d");
+    CHECK(ev->get_if<hookrx::document_completed>()->extracted_data == R"({"a":1})");
+    CHECK_FALSE(ev->get_if<hookrx::document_completed>()->page_count);
   }
 
   TEST_CASE("documents and extractions that are not terminal make no event") {
