@@ -77,6 +77,8 @@ struct inbox_record {
   /// Headers kept for audit and replay, as "Name: value" lines joined by '\n'. Never credentials.
   std::string headers;
   time_point received_at{};
+  /// webhook, or poll for an event the fallback poller fetched; restored on the dispatched event.
+  delivery_origin origin = delivery_origin::webhook;
 };
 
 enum class offer_state : std::uint8_t {

@@ -249,6 +249,7 @@ inline void check_record(const hookrx::inbox_record& got, const hookrx::inbox_re
   CHECK(got.body.size() == want.body.size());
   CHECK_MESSAGE(first_difference(got.body, want.body) == -1, "the body differs from the one offered");
   CHECK(ms_of(got.received_at) == ms_of(want.received_at));
+  CHECK(got.origin == want.origin);
 }
 
 // --- threads ------------------------------------------------------------------------------------
@@ -702,6 +703,19 @@ TEST_SUITE(HOOKRX_STORE_SUITE) {
     const auto leased = lease_one(*inbox);
     check_record(leased.record, rec);
     check_record(must_find(*inbox, leased.id).record, rec);
+  }
+
+  TEST_CASE_FIXTURE(::store_fixture, "a record's origin round-trips: a polled event leases as a poll") {
+    HOOKRX_CONFORMANCE_NEEDS_INBOX();
+    auto polled = make_record("pp:polled");
+    polled.origin = hookrx::delivery_origin::poll;
+    must_offer(*inbox, make_record("pp:webhook"));
+    must_offer(*inbox, polled);
+    const auto leased = must_lease(*inbox, 2);
+    REQUIRE(leased.size() == 2);
+    CHECK(leased[0].record.origin == hookrx::delivery_origin::webhook);
+    CHECK(leased[1].record.origin == hookrx::delivery_origin::poll);
+    check_record(must_find(*inbox, leased[1].id).record, polled);
   }
 
   TEST_CASE_FIXTURE(::store_fixture, "received_at keeps at least millisecond precision") {

@@ -156,7 +156,7 @@ std::string expand(std::string text, const std::vector<std::pair<std::string, st
 
 constexpr const char* entry_columns =
     "i.id, i.key, i.provider, i.event_name, i.body, i.headers, i.received_at, i.state, i.attempts, "
-    "i.next_attempt_at, i.lease_until, i.lease_token, i.last_error";
+    "i.next_attempt_at, i.lease_until, i.lease_token, i.last_error, i.origin";
 
 // The state changes that need the lease token: the update, and whether the id exists at all, so
 // that a stale token reads in_progress and an unknown id not_found. $1 id, $2 token.
@@ -200,16 +200,16 @@ DELETE FROM {dedup} WHERE key_hash = sha256($1) AND token = $2 AND state = 0)sql
   // whose retention ended (not purged yet) is new again: queued afresh under a new id.
   def(op_offer, "offer", R"sql(
 INSERT INTO {inbox} AS i
-  (key_hash, key, provider, event_name, body, headers, received_at, state, attempts, next_attempt_at)
-VALUES (sha256($1), $1, $2, $3, $4, $5, $6, 0, 0, $7)
+  (key_hash, key, provider, event_name, body, headers, received_at, state, attempts, next_attempt_at, origin)
+VALUES (sha256($1), $1, $2, $3, $4, $5, $6, 0, 0, $7, $8)
 ON CONFLICT (key_hash) DO UPDATE SET
-  id = DEFAULT, provider = EXCLUDED.provider, event_name = EXCLUDED.event_name, body = EXCLUDED.body,
+  id = DEFAULT, provider = EXCLUDED.provider, origin = EXCLUDED.origin, event_name = EXCLUDED.event_name, body = EXCLUDED.body,
   headers = EXCLUDED.headers, received_at = EXCLUDED.received_at, state = 0, attempts = 0,
   next_attempt_at = EXCLUDED.next_attempt_at, lease_until = 0, lease_token = 0, last_error = ''::bytea,
   expires_at = 0
   WHERE i.state = 2 AND i.expires_at <= $7
 RETURNING i.id)sql",
-      {oid_bytea, oid_int2, oid_bytea, oid_bytea, oid_bytea, oid_int8, oid_int8});
+      {oid_bytea, oid_int2, oid_bytea, oid_bytea, oid_bytea, oid_int8, oid_int8, oid_int2});
   // $1 now, $2 max, $3 lease end, $4 token base. A queued entry is due at next_attempt_at, a
   // leased one when its lease runs out; oldest due first. SKIP LOCKED: concurrent leasers (other
   // threads or processes) take different rows and never wait for each other.
@@ -256,7 +256,8 @@ DELETE FROM {inbox} WHERE id IN (SELECT id FROM {inbox} WHERE state = 2 AND expi
 DELETE FROM {dedup} WHERE key_hash IN (SELECT key_hash FROM {dedup} WHERE expires_at <= $1 LIMIT $2))sql",
       {oid_int8, oid_int8});
   def(op_tables_exist, "tables_exist", R"sql(
-SELECT to_regclass('{dedup}') IS NOT NULL AND to_regclass('{inbox}') IS NOT NULL)sql",
+SELECT to_regclass('{dedup}') IS NOT NULL AND to_regclass('{inbox}') IS NOT NULL AND EXISTS (
+  SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('{inbox}') AND attname = 'origin' AND NOT attisdropped))sql",
       {});
   return s;
 }
@@ -292,8 +293,11 @@ CREATE TABLE IF NOT EXISTS {inbox} (
   lease_until bigint NOT NULL DEFAULT 0,
   lease_token bigint NOT NULL DEFAULT 0,
   last_error bytea NOT NULL DEFAULT ''::bytea,
-  expires_at bigint NOT NULL DEFAULT 0  -- retention end (done)
+  expires_at bigint NOT NULL DEFAULT 0, -- retention end (done)
+  origin smallint NOT NULL DEFAULT 0    -- 0 webhook, 1 poll
 );
+-- Tables made by an older version lack the columns added since.
+ALTER TABLE {inbox} ADD COLUMN IF NOT EXISTS origin smallint NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS {prefix_inbox_queued} ON {inbox} (next_attempt_at, id) WHERE state = 0;
 CREATE INDEX IF NOT EXISTS {prefix_inbox_leased} ON {inbox} (lease_until, id) WHERE state = 1;
 CREATE INDEX IF NOT EXISTS {prefix_inbox_state} ON {inbox} (state, id);
@@ -315,6 +319,7 @@ inbox_entry read_entry(const PGresult* r, int row) {
   e.lease_until = from_ms(pg::get_int(r, row, 10));
   e.lease_token = as_unsigned(pg::get_int(r, row, 11));
   e.last_error = pg::get_bytes(r, row, 12);
+  e.record.origin = pg::get_int(r, row, 13) == 1 ? delivery_origin::poll : delivery_origin::webhook;
   if (e.state != entry_state::leased) e.lease_until = time_point{};
   return e;
 }
@@ -475,6 +480,7 @@ result<offer_state> postgres_store::offer(inbox_record rec) {
   p.add_bytes(rec.headers);
   p.add_i64(to_ms(rec.received_at));
   p.add_i64(impl_->now_ms());
+  p.add_i16(static_cast<std::int16_t>(rec.origin));
   // Autocommit with the server's synchronous_commit: the row is durable when the reply comes.
   auto r = impl_->run(op_offer, p);
   if (!r) return r.error();
@@ -496,7 +502,7 @@ result<std::vector<inbox_entry>> postgres_store::lease(std::size_t max, millisec
   const int n = PQntuples(res);
   std::vector<std::pair<std::int64_t, inbox_entry>> rows;
   rows.reserve(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) rows.emplace_back(pg::get_int(res, i, 13), read_entry(res, i));
+  for (int i = 0; i < n; ++i) rows.emplace_back(pg::get_int(res, i, 14), read_entry(res, i));
   // UPDATE ... RETURNING comes in no particular order: oldest due first, as documented.
   std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first < b.first : a.second.id < b.second.id;

@@ -128,14 +128,15 @@ CREATE TABLE IF NOT EXISTS hookrx_inbox (
   lease_until INTEGER NOT NULL DEFAULT 0,
   lease_token INTEGER NOT NULL DEFAULT 0,
   last_error TEXT NOT NULL DEFAULT '',
-  expires_at INTEGER NOT NULL DEFAULT 0
+  expires_at INTEGER NOT NULL DEFAULT 0,
+  origin INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS hookrx_inbox_due ON hookrx_inbox (state, next_attempt_at);
 )sql";
 
 constexpr const char* entry_columns =
     "id, key, provider, event_name, body, headers, received_at, state, attempts, next_attempt_at, lease_until, "
-    "lease_token, last_error";
+    "lease_token, last_error, origin";
 
 inbox_entry read_entry(const statement& s) {
   inbox_entry e;
@@ -152,6 +153,7 @@ inbox_entry read_entry(const statement& s) {
   e.lease_until = from_ms(s.integer(10));
   e.lease_token = static_cast<std::uint64_t>(s.integer(11));
   e.last_error = s.text(12);
+  e.record.origin = s.integer(13) == 1 ? delivery_origin::poll : delivery_origin::webhook;
   return e;
 }
 
@@ -363,6 +365,27 @@ struct sqlite_store::impl {
     return fn(reader);
   }
 
+  // Brings a database made by an older version up to date: CREATE TABLE IF NOT EXISTS leaves an
+  // existing table as it was, so columns added since are added here (another process may race us
+  // to it: a column that appeared meanwhile is fine).
+  status upgrade_schema() {
+    const auto has_column = [this](const char* sql) -> result<bool> {
+      auto s = writer.prepare(sql);
+      if (!s) return s.error();
+      const int rc = s->step();
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite_error(writer.handle(), "schema");
+      return rc == SQLITE_ROW;
+    };
+    const char* probe = "SELECT 1 FROM pragma_table_info('hookrx_inbox') WHERE name = 'origin'";
+    auto has = has_column(probe);
+    if (!has) return has.error();
+    if (*has) return {};
+    if (writer.exec("ALTER TABLE hookrx_inbox ADD COLUMN origin INTEGER NOT NULL DEFAULT 0")) return {};
+    has = has_column(probe);
+    if (has && *has) return {};
+    return sqlite_error(writer.handle(), "adding column hookrx_inbox.origin");
+  }
+
   // Changes a leased entry if `token` still owns it.
   status change_leased(const char* sql, std::int64_t id, std::uint64_t token,
                        const std::function<void(statement&)>& bind_rest, std::string_view what) {
@@ -393,6 +416,7 @@ result<std::shared_ptr<sqlite_store>> sqlite_store::open(sqlite_options options,
     if (status st = p->writer.exec(pragma); !st) return st.error();
   }
   if (status st = p->writer.exec(schema); !st) return st.error();
+  if (status st = p->upgrade_schema(); !st) return st.error();
   if (status st = p->reader.open(p->options.path, SQLITE_OPEN_READONLY); !st) return st.error();
   sqlite3_busy_timeout(p->reader.handle(), static_cast<int>(p->options.busy_timeout.count()));
   if (status st = p->checkpointer.open(p->options.path, SQLITE_OPEN_READWRITE); !st) return st.error();
@@ -490,12 +514,12 @@ result<offer_state> sqlite_store::offer(inbox_record rec) {
     const std::int64_t now = self.now_ms();
     const auto insert = [&]() -> result<std::size_t> {
       auto s = self.writer.prepare(
-          "INSERT INTO hookrx_inbox (key, provider, event_name, body, headers, received_at, state, next_attempt_at) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (key) DO NOTHING");
+          "INSERT INTO hookrx_inbox (key, provider, event_name, body, headers, received_at, state, next_attempt_at, "
+          "origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (key) DO NOTHING");
       if (!s) return s.error();
       s->bind(1, rec.key).bind(2, static_cast<std::int64_t>(rec.source)).bind(3, rec.event_name);
       s->bind_blob(4, rec.body).bind(5, rec.headers).bind(6, to_ms(rec.received_at));
-      s->bind(7, std::int64_t{queued}).bind(8, now);
+      s->bind(7, std::int64_t{queued}).bind(8, now).bind(9, static_cast<std::int64_t>(rec.origin));
       return s->run("offer");
     };
     auto inserted = insert();
