@@ -45,6 +45,7 @@ struct store_fixture {
   std::shared_ptr<hookrx::sqlite_store> store = open_store(db.path(), clock);
   std::shared_ptr<hookrx::dedup_store> dedup = store;
   std::shared_ptr<hookrx::inbox_store> inbox = store;
+  std::shared_ptr<hookrx::poll_store> poll = store;
 };
 #include "conformance_cases.hpp"
 

@@ -140,6 +140,17 @@ enum op : std::size_t {
   op_purge_inbox,
   op_purge_dedup,
   op_tables_exist,
+  op_find,
+  op_watch,
+  op_note_document,
+  op_due,
+  op_reschedule,
+  op_unwatch,
+  op_watched,
+  op_watermark,
+  op_set_watermark,
+  op_try_lead,
+  op_resign,
   op_count,
 };
 
@@ -255,8 +266,47 @@ DELETE FROM {inbox} WHERE id IN (SELECT id FROM {inbox} WHERE state = 2 AND expi
   def(op_purge_dedup, "purge_dedup", R"sql(
 DELETE FROM {dedup} WHERE key_hash IN (SELECT key_hash FROM {dedup} WHERE expires_at <= $1 LIMIT $2))sql",
       {oid_int8, oid_int8});
+  // $1 key, $2 now. A done key past its retention is new to offer(), so it is unknown here too.
+  def(op_find, "find", R"sql(
+SELECT {cols} FROM {inbox} AS i WHERE i.key_hash = sha256($1) AND NOT (i.state = 2 AND i.expires_at <= $2))sql",
+      {oid_bytea, oid_int8});
+  // $1 provider, $2 id, $3 due, $4 expected_at, $5 1 when expected_at is set.
+  def(op_watch, "watch", R"sql(
+INSERT INTO {watch} (provider, id, due_at, expected_at) VALUES ($1, $2, $3, CASE WHEN $5 = 1 THEN $4 END)
+ON CONFLICT (provider, id) DO NOTHING RETURNING 1)sql",
+      {oid_int2, oid_bytea, oid_int8, oid_int8, oid_int2});
+  def(op_note_document, "note_document", R"sql(
+INSERT INTO {watch} AS w (provider, id, due_at, documents_seen) VALUES ($1, $2, $3, 1)
+ON CONFLICT (provider, id) DO UPDATE SET documents_seen = w.documents_seen + 1)sql",
+      {oid_int2, oid_bytea, oid_int8});
+  // $1 now, $2 max.
+  def(op_due, "due", R"sql(
+SELECT provider, id, due_at, polls, documents_seen, expected_at FROM {watch} WHERE due_at <= $1
+ORDER BY due_at, provider, id LIMIT $2)sql",
+      {oid_int8, oid_int8});
+  def(op_reschedule, "reschedule", R"sql(
+UPDATE {watch} SET polls = polls + 1, due_at = $3 WHERE provider = $1 AND id = $2 RETURNING 1)sql",
+      {oid_int2, oid_bytea, oid_int8});
+  def(op_unwatch, "unwatch", "DELETE FROM {watch} WHERE provider = $1 AND id = $2", {oid_int2, oid_bytea});
+  def(op_watched, "watched", R"sql(
+SELECT provider, id, due_at, polls, documents_seen, expected_at FROM {watch} WHERE provider = $1 AND id = $2)sql",
+      {oid_int2, oid_bytea});
+  def(op_watermark, "watermark", "SELECT at FROM {watermark} WHERE name = $1", {oid_bytea});
+  def(op_set_watermark, "set_watermark", R"sql(
+INSERT INTO {watermark} (name, at) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET at = EXCLUDED.at)sql",
+      {oid_bytea, oid_int8});
+  // $1 name, $2 holder, $3 lease end, $4 now: taken when free, expired, or already ours.
+  def(op_try_lead, "try_lead", R"sql(
+INSERT INTO {leader} AS l (name, holder, until) VALUES ($1, $2, $3)
+ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
+  WHERE l.holder = EXCLUDED.holder OR l.until <= $4
+RETURNING 1)sql",
+      {oid_bytea, oid_bytea, oid_int8, oid_int8});
+  def(op_resign, "resign", "DELETE FROM {leader} WHERE name = $1 AND holder = $2", {oid_bytea, oid_bytea});
   def(op_tables_exist, "tables_exist", R"sql(
-SELECT to_regclass('{dedup}') IS NOT NULL AND to_regclass('{inbox}') IS NOT NULL AND EXISTS (
+SELECT to_regclass('{dedup}') IS NOT NULL AND to_regclass('{inbox}') IS NOT NULL AND
+  to_regclass('{watch}') IS NOT NULL AND to_regclass('{watermark}') IS NOT NULL AND
+  to_regclass('{leader}') IS NOT NULL AND EXISTS (
   SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('{inbox}') AND attname = 'origin' AND NOT attisdropped))sql",
       {});
   return s;
@@ -296,6 +346,18 @@ CREATE TABLE IF NOT EXISTS {inbox} (
   expires_at bigint NOT NULL DEFAULT 0, -- retention end (done)
   origin smallint NOT NULL DEFAULT 0    -- 0 webhook, 1 poll
 );
+CREATE TABLE IF NOT EXISTS {watch} (
+  provider smallint NOT NULL,
+  id bytea NOT NULL,
+  due_at bigint NOT NULL,
+  polls integer NOT NULL DEFAULT 0,
+  documents_seen integer NOT NULL DEFAULT 0,
+  expected_at bigint,
+  PRIMARY KEY (provider, id)
+);
+CREATE INDEX IF NOT EXISTS {prefix_watch_due} ON {watch} (due_at);
+CREATE TABLE IF NOT EXISTS {watermark} (name bytea PRIMARY KEY, at bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS {leader} (name bytea PRIMARY KEY, holder bytea NOT NULL, until bigint NOT NULL);
 -- Tables made by an older version lack the columns added since.
 ALTER TABLE {inbox} ADD COLUMN IF NOT EXISTS origin smallint NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS {prefix_inbox_queued} ON {inbox} (next_attempt_at, id) WHERE state = 0;
@@ -321,6 +383,17 @@ inbox_entry read_entry(const PGresult* r, int row) {
   e.last_error = pg::get_bytes(r, row, 12);
   e.record.origin = pg::get_int(r, row, 13) == 1 ? delivery_origin::poll : delivery_origin::webhook;
   if (e.state != entry_state::leased) e.lease_until = time_point{};
+  return e;
+}
+
+watch_entry read_watch(const PGresult* r, int row) {
+  watch_entry e;
+  e.source = pg::get_int(r, row, 0) == 1 ? provider::parashift : provider::perfectparser;
+  e.id = pg::get_bytes(r, row, 1);
+  e.due_at = from_ms(pg::get_int(r, row, 2));
+  e.polls = static_cast<int>(pg::get_int(r, row, 3));
+  e.documents_seen = static_cast<int>(pg::get_int(r, row, 4));
+  if (PQgetisnull(r, row, 5) == 0) e.expected_at = from_ms(pg::get_int(r, row, 5));
   return e;
 }
 
@@ -392,9 +465,16 @@ result<std::shared_ptr<postgres_store>> postgres_store::open(postgres_options op
   const std::string& prefix = options.table_prefix;
   const std::string dedup = quoted(options.schema) + "." + quoted(prefix + "dedup");
   const std::string inbox = quoted(options.schema) + "." + quoted(prefix + "inbox");
+  const std::string watch = quoted(options.schema) + "." + quoted(prefix + "watch");
+  const std::string watermark = quoted(options.schema) + "." + quoted(prefix + "watermark");
+  const std::string leader = quoted(options.schema) + "." + quoted(prefix + "leader");
   const std::vector<std::pair<std::string, std::string>> vars = {
       {"{dedup}", dedup},
       {"{inbox}", inbox},
+      {"{watch}", watch},
+      {"{watermark}", watermark},
+      {"{leader}", leader},
+      {"{prefix_watch_due}", quoted(prefix + "watch_due")},
       {"{cols}", entry_columns},
       {"{schema}", quoted(options.schema)},
       {"{lock}", ddl_lock_key},
@@ -569,6 +649,16 @@ result<std::optional<inbox_entry>> postgres_store::get(std::int64_t id) {
   return std::optional<inbox_entry>(read_entry(r->get(), 0));
 }
 
+result<std::optional<inbox_entry>> postgres_store::find(std::string_view key) {
+  pg::params p;
+  p.add_bytes(key);
+  p.add_i64(impl_->now_ms());
+  auto r = impl_->run(op_find, p);
+  if (!r) return r.error();
+  if (PQntuples(r->get()) == 0) return std::optional<inbox_entry>();
+  return std::optional<inbox_entry>(read_entry(r->get(), 0));
+}
+
 status postgres_store::replay(std::int64_t id) {
   pg::params p;
   p.add_i64(id);
@@ -576,6 +666,112 @@ status postgres_store::replay(std::int64_t id) {
   auto r = impl_->run(op_replay, p);
   if (!r) return r.error();
   if (PQntuples(r->get()) == 0) return hookrx::error(errc::not_found, "no dead-lettered entry with that id");
+  return {};
+}
+
+// --- poller ---------------------------------------------------------------------------------
+
+result<bool> postgres_store::watch(const watch_entry& e) {
+  pg::params p;
+  p.add_i16(static_cast<std::int16_t>(e.source));
+  p.add_bytes(e.id);
+  p.add_i64(to_ms(e.due_at));
+  p.add_i64(e.expected_at ? to_ms(*e.expected_at) : 0);
+  p.add_i16(e.expected_at ? 1 : 0);
+  auto r = impl_->run(op_watch, p);
+  if (!r) return r.error();
+  return PQntuples(r->get()) == 1;
+}
+
+status postgres_store::note_document(provider source, std::string_view id, time_point due_if_new) {
+  pg::params p;
+  p.add_i16(static_cast<std::int16_t>(source));
+  p.add_bytes(id);
+  p.add_i64(to_ms(due_if_new));
+  auto r = impl_->run(op_note_document, p);
+  if (!r) return r.error();
+  return {};
+}
+
+result<std::vector<watch_entry>> postgres_store::due(std::size_t max) {
+  std::vector<watch_entry> out;
+  if (max == 0) return out;
+  pg::params p;
+  p.add_i64(impl_->now_ms());
+  p.add_i64(clamp_count(max));
+  auto r = impl_->run(op_due, p);
+  if (!r) return r.error();
+  const int n = PQntuples(r->get());
+  for (int i = 0; i < n; ++i) out.push_back(read_watch(r->get(), i));
+  return out;
+}
+
+status postgres_store::reschedule(provider source, std::string_view id, time_point next) {
+  pg::params p;
+  p.add_i16(static_cast<std::int16_t>(source));
+  p.add_bytes(id);
+  p.add_i64(to_ms(next));
+  auto r = impl_->run(op_reschedule, p);
+  if (!r) return r.error();
+  if (PQntuples(r->get()) == 0) return hookrx::error(errc::not_found, "postgres: that id is not watched");
+  return {};
+}
+
+status postgres_store::unwatch(provider source, std::string_view id) {
+  pg::params p;
+  p.add_i16(static_cast<std::int16_t>(source));
+  p.add_bytes(id);
+  auto r = impl_->run(op_unwatch, p);
+  if (!r) return r.error();
+  return {};
+}
+
+result<std::optional<watch_entry>> postgres_store::watched(provider source, std::string_view id) {
+  pg::params p;
+  p.add_i16(static_cast<std::int16_t>(source));
+  p.add_bytes(id);
+  auto r = impl_->run(op_watched, p);
+  if (!r) return r.error();
+  if (PQntuples(r->get()) == 0) return std::optional<watch_entry>();
+  return std::optional<watch_entry>(read_watch(r->get(), 0));
+}
+
+result<std::optional<time_point>> postgres_store::watermark(std::string_view name) {
+  pg::params p;
+  p.add_bytes(name);
+  auto r = impl_->run(op_watermark, p);
+  if (!r) return r.error();
+  if (PQntuples(r->get()) == 0) return std::optional<time_point>();
+  return std::optional<time_point>(from_ms(pg::get_int(r->get(), 0, 0)));
+}
+
+status postgres_store::set_watermark(std::string_view name, time_point at) {
+  pg::params p;
+  p.add_bytes(name);
+  p.add_i64(to_ms(at));
+  auto r = impl_->run(op_set_watermark, p);
+  if (!r) return r.error();
+  return {};
+}
+
+result<bool> postgres_store::try_lead(std::string_view name, std::string_view holder, milliseconds lease) {
+  const std::int64_t now = impl_->now_ms();
+  pg::params p;
+  p.add_bytes(name);
+  p.add_bytes(holder);
+  p.add_i64(add_ms(now, lease));
+  p.add_i64(now);
+  auto r = impl_->run(op_try_lead, p);
+  if (!r) return r.error();
+  return PQntuples(r->get()) == 1;
+}
+
+status postgres_store::resign(std::string_view name, std::string_view holder) {
+  pg::params p;
+  p.add_bytes(name);
+  p.add_bytes(holder);
+  auto r = impl_->run(op_resign, p);
+  if (!r) return r.error();
   return {};
 }
 
