@@ -339,6 +339,17 @@ struct poller::impl {
 
   std::mutex round_mutex;  // one round at a time
   time_point next_sweep{};
+  time_point renewed_at{};  // when this instance last took or renewed the lease
+
+  // Renews the lease during a long round (rate waits can make one outlast it), so that a round
+  // never goes on polling after another instance took over. False when the lease is lost.
+  bool still_leader() {
+    if (now() - renewed_at < s->options.leader_lease / 3) return true;
+    const result<bool> lead = s->state->try_lead(s->options.lease_name, instance, s->options.leader_lease);
+    if (!lead || !*lead) return false;
+    renewed_at = now();
+    return true;
+  }
 
   std::mutex thread_mutex;
   std::condition_variable wake;
@@ -523,6 +534,7 @@ struct poller::impl {
     time_point seen_max = mark;  // the latest update time seen in this sweep
     std::string cursor;
     while (true) {
+      if (!still_leader()) return;  // the next leader resumes from the watermark
       const api_result<pp_extraction_page> page = api->list_extractions_page(q, cursor);
       s->pages.fetch_add(1, std::memory_order_relaxed);
       if (!page) {
@@ -543,6 +555,7 @@ struct poller::impl {
           s->skipped_known.fetch_add(1, std::memory_order_relaxed);
           continue;
         }
+        if (!still_leader()) return;
         if (reconcile(x.extraction_id, into, round) == outcome::settled) {
           (void)s->state->unwatch(provider::perfectparser, x.extraction_id);
         } else {
@@ -597,10 +610,12 @@ struct poller::impl {
     if (!lead) return lead.error();
     if (!*lead) return round;
     round.leader = true;
+    renewed_at = now();
     s->rounds.fetch_add(1, std::memory_order_relaxed);
     const auto due = s->state->due(s->options.batch);
     if (!due) return due.error();
     for (const watch_entry& e : *due) {
+      if (!still_leader()) return round;
       if (e.source == provider::parashift) {
         poll_parashift(e, *into, round);
       } else if (reconcile(e.id, *into, round) == outcome::settled) {
@@ -609,7 +624,7 @@ struct poller::impl {
         reschedule(e);
       }
     }
-    if (s->options.sweep && now() >= next_sweep) {
+    if (s->options.sweep && now() >= next_sweep && still_leader()) {
       sweep(*into, round);
       next_sweep = now() + s->options.sweep_interval;
     }
