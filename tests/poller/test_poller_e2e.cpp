@@ -85,7 +85,6 @@ struct receiver_instance {
     port = server.bind_to_any_port("127.0.0.1");
     REQUIRE(port > 0);
     serving = std::thread([this] { server.listen_after_bind(); });
-    server.wait_until_ready();
     box->start();
   }
   ~receiver_instance() {
@@ -135,7 +134,18 @@ dataset make_dataset(fake_api& api, int extractions, hookrx::time_point updated)
   return d;
 }
 
-std::shared_ptr<hookrx::poller_api> client_for(const fake_api& api, const std::shared_ptr<hookrx::rate_budget>& budget) {
+// Successful answers to `endpoint` (the fake records a handler's default status as -1: httplib
+// sets 200 only after the handler).
+std::size_t successes(const fake_api& api, std::string_view endpoint) {
+  std::size_t n = 0;
+  for (const auto& r : api.requests()) {
+    if (r.endpoint == endpoint && (r.status == 200 || r.status == -1)) ++n;
+  }
+  return n;
+}
+
+std::shared_ptr<hookrx::poller_api> client_for(const fake_api& api,
+                                               const std::shared_ptr<hookrx::rate_budget>& budget) {
   hookrx::perfectparser_client_options o;
   o.base_url = api.base_url();
   o.api_key = api.options().api_key;
@@ -191,6 +201,20 @@ void wait_for(ledger& seen, std::size_t want) {
   std::this_thread::sleep_for(100ms);  // let a duplicate dispatch, if there were one, show up too
 }
 
+// Waits (real time, bounded) until nothing is queued or leased in `store`. The manual clock must
+// not jump while workers hold leases: a lease that runs out under a running handler lets another
+// worker run the entry again (at least once, by design), which is not what this test is about.
+void settle(hookrx::inbox_store& store) {
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < until) {
+    auto q = store.list(hookrx::entry_state::queued, 1);
+    auto l = store.list(hookrx::entry_state::leased, 1);
+    if (q && l && q->empty() && l->empty()) return;
+    std::this_thread::sleep_for(10ms);
+  }
+  FAIL("the inbox did not drain within 30 s");
+}
+
 void check_exactly_once(ledger& seen, const dataset& d) {
   const std::lock_guard<std::mutex> lock(seen.mutex);
   CHECK(seen.by_key.size() == d.doc_keys.size() + d.job_keys.size());
@@ -203,6 +227,7 @@ void check_exactly_once(ledger& seen, const dataset& d) {
         ++missing;
       } else if (it->second != 1) {
         ++twice;
+        MESSAGE(k << " handled " << it->second << " times, " << seen.polled[k] << " of them polled");
       }
     }
   }
@@ -227,13 +252,14 @@ TEST_SUITE("poller end to end") {
     receiver_instance one(seen, clock, *store, *store, *store, client_for(*api, budget), "one");
     std::mt19937 rng(7);
     const std::vector<std::string> late = send_webhooks(d, {&one}, rng);
-
+    settle(**store);
     clock->advance(10min);  // past the grace period
     for (int round = 0; round < 6 && seen.size() < d.doc_keys.size() + d.job_keys.size(); ++round) {
       auto r = one.poller->run_once();
       REQUIRE_MESSAGE(r.has_value(), hookrx_test::why(r));
       CHECK(r->leader);
       wait_for(seen, d.doc_keys.size() + d.job_keys.size());
+      settle(**store);
       clock->advance(5min);
     }
     for (const auto& body : late) CHECK(one.send(body) == 200);  // after their poll: duplicates
@@ -241,12 +267,12 @@ TEST_SUITE("poller end to end") {
     check_exactly_once(seen, d);
 
     const auto c = one.poller->counters();
-    MESSAGE("requests: " << api->count() << " (get_document 200s: " << api->count_status("get_document", 200)
+    MESSAGE("requests: " << api->count() << " (get_document 200s: " << successes(*api, "get_document")
                          << ", recovered documents: " << c.documents_recovered << ", jobs: " << c.jobs_recovered
                          << "), max in 60 s: " << api->max_in_window(60s));
     CHECK(c.documents_recovered > 0);
     // No document was fetched twice: one successful fetch per recovered document.
-    CHECK(api->count_status("get_document", 200) == c.documents_recovered);
+    CHECK(successes(*api, "get_document") == c.documents_recovered);
     CHECK(api->max_in_window(60s) <= static_cast<std::size_t>(budget_per_minute));
   }
 
@@ -271,6 +297,7 @@ TEST_SUITE("poller end to end") {
     receiver_instance b(seen, clock, *b_store, *b_store, *b_store, client_for(*api, budget), "b");
     std::mt19937 rng(11);
     const std::vector<std::string> late = send_webhooks(d, {&a, &b}, rng);
+    settle(**a_store);
     clock->advance(10min);
     // Both try every round; exactly one leads. Halfway, the leader "dies" (stops renewing) and
     // the other takes over once its lease has run out.
@@ -285,6 +312,7 @@ TEST_SUITE("poller end to end") {
       leaders += (ra->leader ? 1 : 0) + (rb->leader ? 1 : 0);
       if (round == 0) a_alive = !ra->leader;  // the first leader dies
       wait_for(seen, d.doc_keys.size() + d.job_keys.size());
+      settle(**a_store);
       clock->advance(5min);
     }
     CHECK(leaders >= 5);
@@ -295,7 +323,7 @@ TEST_SUITE("poller end to end") {
     const auto ca = a.poller->counters();
     const auto cb = b.poller->counters();
     CHECK(ca.documents_recovered + cb.documents_recovered > 0);
-    CHECK(api->count_status("get_document", 200) == ca.documents_recovered + cb.documents_recovered);
+    CHECK(successes(*api, "get_document") == ca.documents_recovered + cb.documents_recovered);
   }
 #endif
 }
