@@ -276,6 +276,111 @@ TEST_SUITE("poller end to end") {
     CHECK(api->max_in_window(60s) <= static_cast<std::size_t>(budget_per_minute));
   }
 
+  TEST_CASE("a restart in the middle of a sweep misses nothing and fetches no page twice beyond the overlap") {
+    hookrx::testing::fake_api_options fo;
+    auto api = fake_api::start(fo);
+    REQUIRE(api != nullptr);
+    auto clock = std::make_shared<hookrx::manual_clock>();
+    hookrx_test::temp_db db;
+    hookrx::sqlite_options so;
+    so.path = db.path();
+    // Extractions one minute apart, nobody registered, no webhook: only the sweep finds them.
+    dataset d;
+    for (int i = 0; i < 30; ++i) {
+      auto x = hookrx::testing::make_extraction("ext_sweep_" + std::to_string(100 + i), 2, "completed",
+                                                hookrx::to_iso8601(clock->now() - 3h + std::chrono::minutes(i)));
+      api->put_extraction(x);
+      for (const auto& doc : x.documents) {
+        d.doc_keys.push_back("perfectparser:extraction.document_completed:" + x.extraction_id + ":" + doc.document_id);
+      }
+      d.job_keys.push_back("perfectparser:extraction.job_completed:" + x.extraction_id);
+      d.extractions.push_back(std::move(x));
+    }
+    // The first process dies when its third list call fails (the client's retries used up).
+    struct dies_on_third_page final : hookrx::poller_api {
+      std::shared_ptr<hookrx::poller_api> real;
+      int lists = 0;
+      hookrx::api_result<hookrx::pp_extraction> get_extraction(std::string_view id) override {
+        return real->get_extraction(id);
+      }
+      hookrx::api_result<hookrx::pp_document> get_document(std::string_view e, std::string_view doc) override {
+        return real->get_document(e, doc);
+      }
+      hookrx::api_result<hookrx::pp_extraction_page> list_extractions_page(const hookrx::list_extractions_query& q,
+                                                                           std::string_view c) override {
+        if (++lists == 3) return hookrx::api_errc::transport;
+        return real->list_extractions_page(q, c);
+      }
+      hookrx::api_result<hookrx::parashift_document> get_parashift_document(std::string_view id) override {
+        return real->get_parashift_document(id);
+      }
+    };
+    ledger seen;
+    const auto overlap = 90s;
+    auto options_for = [&](const char* id) {
+      hookrx::poller_options po;
+      po.instance_id = id;
+      po.page_limit = 5;
+      po.sweep_overlap = overlap;
+      return po;
+    };
+    std::size_t lists_before_restart = 0;
+    {
+      auto store = hookrx::sqlite_store::open(so, clock);
+      REQUIRE(store.has_value());
+      hookrx::receiver rx = receiver_instance::make_receiver();
+      rx.on_any([&seen](const hookrx::event& ev, const hookrx::delivery_context& ctx) { seen.record(ev, ctx); });
+      auto box = hookrx::inbox::create(*store, rx.handlers(), {}, clock);
+      auto api_first = std::make_shared<dies_on_third_page>();
+      api_first->real = client_for(*api, make_budget());
+      auto p = hookrx::poller::create(*store, *store, *store, api_first, rx.handlers(), options_for("first"), clock);
+      REQUIRE(p.has_value());
+      (void)(*p)->wrap(box->acceptor());
+      auto r = (*p)->run_once();
+      REQUIRE(r.has_value());
+      CHECK(r->errors == 1);
+      CHECK_FALSE(r->swept);
+      while (true) {
+        auto pass = box->process_due();
+        REQUIRE(pass.has_value());
+        if (pass->handled == 0) break;
+      }
+      CHECK(seen.size() == 10 * 3);  // two pages of five extractions: two documents and a job each
+      auto mark = (*store)->watermark("perfectparser:sweep");
+      REQUIRE(mark.has_value());
+      REQUIRE(mark->has_value());
+      CHECK(hookrx::to_iso8601(**mark) == d.extractions[9].updated_at);
+      lists_before_restart = api->count("list_extractions");
+      CHECK(lists_before_restart == 2);
+    }  // the process is gone; its lease runs out
+    clock->advance(5min);
+    auto store = hookrx::sqlite_store::open(so, clock);
+    REQUIRE(store.has_value());
+    hookrx::receiver rx = receiver_instance::make_receiver();
+    rx.on_any([&seen](const hookrx::event& ev, const hookrx::delivery_context& ctx) { seen.record(ev, ctx); });
+    auto box = hookrx::inbox::create(*store, rx.handlers(), {}, clock);
+    auto p = hookrx::poller::create(*store, *store, *store, client_for(*api, make_budget()), rx.handlers(),
+                                    options_for("second"), clock);
+    REQUIRE(p.has_value());
+    (void)(*p)->wrap(box->acceptor());
+    auto r = (*p)->run_once();
+    REQUIRE(r.has_value());
+    CHECK(r->swept);
+    while (true) {
+      auto pass = box->process_due();
+      REQUIRE(pass.has_value());
+      if (pass->handled == 0) break;
+    }
+    check_exactly_once(seen, d);
+    // The second process starts at the watermark minus the 90 s overlap: extractions 8 and 9
+    // again (60 s and 0 s before the mark), then 10..29: 22 extractions, 5 pages. The first
+    // process's pages before the overlap are not fetched again.
+    CHECK(api->count("list_extractions") - lists_before_restart == 5);
+    // Extractions 8 and 9 were seen again but settled: no request for them.
+    CHECK(api->count("get_extraction") == 30);
+    CHECK(api->count("get_document") == 60);
+  }
+
 #ifdef HOOKRX_E2E_POSTGRES
   TEST_CASE("two instances on one PostgreSQL: each document handled once, one poller at a time, one budget") {
     const char* file = std::getenv("HOOKRX_PG_CONNINFO_FILE");
