@@ -37,7 +37,7 @@ std::string json_quote(std::string_view s) {
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+          (void)std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
           out += buf;
         } else {
           out.push_back(c);
@@ -148,9 +148,10 @@ result<event> extraction_event_of(const pp_extraction& x, std::string_view name,
         ++processing;
       }
     }
-    head += ",\"document_summary\":{\"total\":" + std::to_string(x.documents.size()) +
-            ",\"completed\":" + std::to_string(completed) + ",\"failed\":" + std::to_string(failed) +
-            ",\"processing\":" + std::to_string(processing) + "}";
+    head.append(R"(,"document_summary":{"total":)").append(std::to_string(x.documents.size()));
+    head.append(R"(,"completed":)").append(std::to_string(completed));
+    head.append(R"(,"failed":)").append(std::to_string(failed));
+    head.append(R"(,"processing":)").append(std::to_string(processing)).append("}");
   }
   std::string body;
   if (!splice(body, name, head, x.raw_json)) {
@@ -194,7 +195,7 @@ bool newly_accepted(const result<disposition>& r) {
 std::string random_instance_id() {
   std::random_device rd;
   char buf[32];
-  std::snprintf(buf, sizeof buf, "poller-%08x%08x", rd(), rd());
+  (void)std::snprintf(buf, sizeof buf, "poller-%08x%08x", rd(), rd());
   return buf;
 }
 
@@ -462,7 +463,9 @@ struct poller::impl {
       result<event> ev = extraction_event_of(*ext, name, key);
       if (!ev) {
         ++round.errors;
-        s->fail("extraction " + ext_id + " gives no " + name + " event: " + ev.error().message());
+        std::string what = "extraction ";
+        what.append(ext_id).append(" gives no ").append(name).append(" event: ").append(ev.error().message());
+        s->fail(what);
         return outcome::open;
       }
       if (!feed(std::move(*ev), into, s->jobs_recovered)) {
