@@ -428,6 +428,10 @@ struct poller::impl {
           s->fail("GET document " + key + " failed: " + doc.error().message());
           continue;
         }
+        if (!terminal_document(doc->status)) {  // the list and the document disagree: next time
+          all = false;
+          continue;
+        }
         result<event> ev = document_event_of(*doc, ext_id);
         if (!ev) {
           ++round.errors;
