@@ -384,6 +384,88 @@ TEST_SUITE("poller end to end") {
     CHECK(api->count("get_document") == 60);
   }
 
+  TEST_CASE("Parashift: overdue documents are fetched, and each terminal topic acts once by webhook or poll") {
+    hookrx::testing::fake_api_options fo;
+    fo.window = std::chrono::seconds(2);
+    auto api = fake_api::start(fo);
+    REQUIRE(api != nullptr);
+    auto clock = std::make_shared<hookrx::manual_clock>();
+    hookrx_test::temp_db db;
+    hookrx::sqlite_options so;
+    so.path = db.path();
+    auto store = hookrx::sqlite_store::open(so, clock);
+    REQUIRE(store.has_value());
+    hookrx::parashift_credentials creds;
+    creds.headers = {{"Authorization", {"Bearer hook-token-e2e"}}};
+    auto rx = hookrx::receiver::create(creds);
+    REQUIRE(rx.has_value());
+    ledger seen;
+    rx->on_any([&seen](const hookrx::event& ev, const hookrx::delivery_context& ctx) { seen.record(ev, ctx); });
+    auto box = hookrx::inbox::create(*store, rx->handlers(), {}, clock);
+    hookrx::parashift_client_options co;
+    co.base_url = api->base_url();
+    co.api_key = api->options().parashift_token;
+    co.budget = make_budget();
+    auto ps = hookrx::parashift_client::create(co);
+    REQUIRE_MESSAGE(ps.has_value(), (ps ? std::string() : ps.error().message()));
+    auto p = hookrx::poller::create(
+        *store, *store, *store,
+        hookrx::poller_api_of(nullptr, std::make_shared<hookrx::parashift_client>(std::move(*ps))), rx->handlers(), {},
+        clock);
+    REQUIRE(p.has_value());
+    rx->accept_with((*p)->wrap(box->acceptor()));
+    httplib::Server server;
+    hookrx::mount(server, "/parashift", *rx);
+    const int port = server.bind_to_any_port("127.0.0.1");
+    REQUIRE(port > 0);
+    std::thread serving([&] { server.listen_after_bind(); });
+    auto send = [&](const std::string& body) {
+      httplib::Client c("127.0.0.1", port);
+      auto res = c.Post("/parashift", {{"Authorization", "Bearer hook-token-e2e"}}, body, "application/json");
+      return res ? res->status : 0;
+    };
+    // Ten documents, every third failed. Webhooks: 0-3 on time; 4-9 lost; 8 and 9 arrive after
+    // their poll, with a later updated_at (the document changed): still no second action.
+    std::vector<hookrx::testing::fake_parashift_document> docs;
+    for (int i = 0; i < 10; ++i) {
+      hookrx::testing::fake_parashift_document d;
+      d.id = std::to_string(5000 + i);
+      d.status = i % 3 == 2 ? "failed" : "done";
+      d.updated_at = "2026-06-20T10:00:0" + std::to_string(i) + ".000Z";
+      api->put_parashift_document(d);
+      docs.push_back(d);
+      REQUIRE((*p)->watch_parashift(d.id, clock->now() + 1min));
+    }
+    const auto topic = [](const hookrx::testing::fake_parashift_document& d) {
+      return d.status == "done" ? "processing-finished" : "processing-failed";
+    };
+    for (int i = 0; i < 4; ++i) CHECK(send(hookrx::testing::parashift_webhook_body(docs[i], topic(docs[i]))) == 202);
+    clock->advance(1min + 5min);  // overdue: expected plus the grace
+    auto r = (*p)->run_once();
+    REQUIRE(r.has_value());
+    CHECK(r->polled == 6);  // the four whose terminal webhook came are no longer watched
+    for (int i = 8; i < 10; ++i) {
+      auto changed = docs[i];
+      changed.updated_at = "2026-06-20T11:00:00.000Z";
+      CHECK(send(hookrx::testing::parashift_webhook_body(changed, topic(changed))) == 200);
+    }
+    while (true) {
+      auto pass = box->process_due();
+      REQUIRE(pass.has_value());
+      if (pass->handled == 0) break;
+    }
+    server.stop();
+    serving.join();
+    const std::lock_guard<std::mutex> lock(seen.mutex);
+    CHECK(seen.by_key.size() == 10);
+    CHECK(seen.polled.size() == 6);
+    for (const auto& d : docs) {
+      INFO("document " << d.id);
+      CHECK(seen.by_key["parashift:" + std::string(topic(d)) + ":" + d.id + ":" + d.updated_at] == 1);
+    }
+    CHECK(api->count("parashift_document") == 6);
+  }
+
 #ifdef HOOKRX_E2E_POSTGRES
   TEST_CASE("two instances on one PostgreSQL: each document handled once, one poller at a time, one budget") {
     const char* file = std::getenv("HOOKRX_PG_CONNINFO_FILE");
