@@ -439,12 +439,13 @@ TEST_SUITE("poller end to end") {
     const auto topic = [](const hookrx::testing::fake_parashift_document& d) {
       return d.status == "done" ? "processing-finished" : "processing-failed";
     };
-    for (int i = 0; i < 4; ++i) CHECK(send(hookrx::testing::parashift_webhook_body(docs[i], topic(docs[i]))) == 202);
+    for (std::size_t i = 0; i < 4; ++i)
+      CHECK(send(hookrx::testing::parashift_webhook_body(docs[i], topic(docs[i]))) == 202);
     clock->advance(1min + 5min);  // overdue: expected plus the grace
     auto r = (*p)->run_once();
     REQUIRE(r.has_value());
     CHECK(r->polled == 6);  // the four whose terminal webhook came are no longer watched
-    for (int i = 8; i < 10; ++i) {
+    for (std::size_t i = 8; i < 10; ++i) {
       auto changed = docs[i];
       changed.updated_at = "2026-06-20T11:00:00.000Z";
       CHECK(send(hookrx::testing::parashift_webhook_body(changed, topic(changed))) == 200);
