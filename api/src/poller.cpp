@@ -267,7 +267,13 @@ class watching_acceptor final : public acceptor {
       return inner_->accept(std::move(ev), request, handlers);
     }
     result<disposition> r = inner_->accept(std::move(ev), request, handlers);
-    if (r) settle(ext, summary);
+    // Settled on duplicates too: when the store failed here, the sender's retry settles it.
+    if (r) {
+      if (status st = settle(ext, summary); !st) {
+        s_->fail("could not settle extraction " + ext + ": " + st.error().message());
+        return error(errc::store_unavailable, st.error().message());
+      }
+    }
     return r;
   }
 
@@ -275,19 +281,20 @@ class watching_acceptor final : public acceptor {
   // The extraction's terminal webhook came. When it says no more documents finished than the
   // document webhooks counted, nothing is missing: no poll. Otherwise (or when it cannot tell)
   // the extraction stays watched and is polled after the grace period.
-  void settle(const std::string& ext, const std::optional<document_summary>& summary) {
+  // If this failed silently, a job event known to the inbox on an extraction nobody watches would
+  // tell the sweep that nothing is missing: the caller answers 503 instead.
+  status settle(const std::string& ext, const std::optional<document_summary>& summary) {
     if (summary) {
       const auto watched = s_->state->watched(provider::perfectparser, ext);
-      const std::int64_t seen = watched && *watched ? (*watched)->documents_seen : 0;
-      if (watched && seen >= summary->completed + summary->failed) {
-        if (status st = s_->state->unwatch(provider::perfectparser, ext); !st) s_->fail(st.error().message());
-        return;
-      }
+      if (!watched) return watched.error();
+      const std::int64_t seen = *watched ? (*watched)->documents_seen : 0;
+      if (seen >= summary->completed + summary->failed) return s_->state->unwatch(provider::perfectparser, ext);
     }
     watch_entry e;
     e.id = ext;
     e.due_at = s_->time->now() + s_->options.grace;
-    if (auto added = s_->state->watch(e); !added) s_->fail("could not watch extraction " + ext);
+    if (auto added = s_->state->watch(e); !added) return added.error();
+    return {};
   }
 
   // A terminal topic acts once per document, whichever of webhook and poll comes first, even when
