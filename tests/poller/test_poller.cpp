@@ -462,7 +462,7 @@ TEST_SUITE("poller") {
                                                 "parashift:processing-finished:101:2026-06-20T10:04:59.000Z webhook"});
   }
 
-  TEST_CASE("one of two instances on one store polls; the other takes over once the leader stops renewing") {
+  TEST_CASE("one of two instances on one store polls, and the other takes over once the leader stops renewing") {
     setup s;
     s.vendor->exts["ext_l"] = {"completed", iso(1), {{"d1"}}};
     instance a(s.clock, s.store, s.vendor, instance::defaults(), "a");
