@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -541,6 +542,30 @@ TEST_SUITE("poller") {
     }
     std::sort(handled.begin(), handled.end());
     CHECK(handled == std::vector<std::string>{doc_key("ext_f", "d1"), job_key("ext_f")});
+  }
+
+  TEST_CASE("start() runs rounds on a thread until stop(), which gives the lease up") {
+    setup s;
+    s.vendor->exts["ext_t"] = {"completed", iso(1), {{"d1"}}};
+    auto options = instance::defaults();
+    options.grace = 0ms;
+    options.round_interval = 5ms;
+    instance a(s.clock, s.store, s.vendor, options, "threaded");
+    REQUIRE(a.poller->watch("ext_t"));
+    a.poller->start();
+    a.poller->start();  // idempotent
+    // Waits for the outcome (bounded), it does not time it.
+    for (int i = 0; i < 2000 && a.poller->counters().jobs_recovered == 0; ++i) {
+      std::this_thread::sleep_for(1ms);
+    }
+    a.poller->stop();
+    CHECK(a.poller->counters().documents_recovered == 1);
+    CHECK(a.poller->counters().jobs_recovered == 1);
+    auto other = s.store->try_lead(options.lease_name, "other", 1min);
+    REQUIRE(other.has_value());
+    CHECK(*other);  // resigned on stop: no need to wait for the lease to run out
+    a.drain();
+    CHECK(a.handled.size() == 2);
   }
 
   TEST_CASE("options that cannot work are refused with the option named") {
