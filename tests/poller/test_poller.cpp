@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -566,6 +567,28 @@ TEST_SUITE("poller") {
     CHECK(*other);  // resigned on stop: no need to wait for the lease to run out
     a.drain();
     CHECK(a.handled.size() == 2);
+  }
+
+  TEST_CASE("the thread waits through the injected wait, which moves the manual clock past the grace period") {
+    setup s;
+    s.vendor->exts["ext_w"] = {"completed", iso(1), {{"d1"}, {"d2"}}};
+    auto options = instance::defaults();
+    options.round_interval = 1min;
+    std::atomic<int> waits{0};
+    options.wait = [&](std::chrono::milliseconds d) {
+      s.clock->advance(d);  // no sleeping: each round is a minute later
+      std::this_thread::yield();
+      return waits.fetch_add(1) < 100000;
+    };
+    instance a(s.clock, s.store, s.vendor, options, "waits");
+    REQUIRE(a.poller->watch("ext_w"));
+    a.poller->start();
+    for (int i = 0; i < 5000 && a.poller->counters().jobs_recovered == 0; ++i) {
+      std::this_thread::sleep_for(1ms);
+    }
+    a.poller->stop();
+    CHECK(waits.load() >= 10);  // ten minutes of grace passed through the injected wait
+    CHECK(a.poller->counters().documents_recovered == 2);
   }
 
   TEST_CASE("options that cannot work are refused with the option named") {
