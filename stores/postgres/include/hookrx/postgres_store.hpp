@@ -1,8 +1,9 @@
 // hookrx/postgres_store.hpp: the PostgreSQL store (target hookrx::postgres), for several receiver
 // instances sharing one dedup table and one inbox.
 //
-// Every instance opens the same database (and schema and table prefix); open() creates the two
-// tables when they are missing, safely when several instances start at once. A key is claimed by
+// Every instance opens the same database (and schema and table prefix); open() creates the tables
+// when they are missing (and adds columns added since to tables of an older version), safely when
+// several instances start at once. A key is claimed by
 // exactly one caller across all processes (one INSERT ... ON CONFLICT statement), and leasing uses
 // FOR UPDATE SKIP LOCKED, so workers in different processes never lease the same entry. Time comes
 // from the injected clock and is stored as milliseconds since the epoch: instances agree on leases
@@ -48,11 +49,12 @@ struct postgres_options {
   std::chrono::milliseconds timeout{2000};
   /// An existing schema, or one open() may create. Letters, digits and '_' only.
   std::string schema = "public";
-  /// Tables are <prefix>dedup and <prefix>inbox. Letters, digits and '_' only.
+  /// Tables are <prefix>dedup, <prefix>inbox, and the poller's <prefix>watch, <prefix>watermark and
+  /// <prefix>leader. Letters, digits and '_' only.
   std::string table_prefix = "hookrx_";
 };
 
-class postgres_store final : public dedup_store, public inbox_store {
+class postgres_store final : public dedup_store, public inbox_store, public poll_store {
  public:
   /// Connects and creates the tables when missing. errc::invalid_config for options that cannot
   /// work (empty or malformed conninfo, pool_size 0, a schema or prefix that is not a plain
@@ -78,7 +80,20 @@ class postgres_store final : public dedup_store, public inbox_store {
   [[nodiscard]] result<std::vector<inbox_entry>> list(entry_state state, std::size_t limit,
                                                       std::int64_t after_id = 0) override;
   [[nodiscard]] result<std::optional<inbox_entry>> get(std::int64_t id) override;
+  [[nodiscard]] result<std::optional<inbox_entry>> find(std::string_view key) override;
   [[nodiscard]] status replay(std::int64_t id) override;
+  [[nodiscard]] result<bool> watch(const watch_entry& e) override;
+  [[nodiscard]] status note_document(provider source, std::string_view id, time_point due_if_new) override;
+  [[nodiscard]] result<std::vector<watch_entry>> due(std::size_t max) override;
+  [[nodiscard]] status reschedule(provider source, std::string_view id, time_point next) override;
+  [[nodiscard]] status unwatch(provider source, std::string_view id) override;
+  [[nodiscard]] result<std::optional<watch_entry>> watched(provider source, std::string_view id) override;
+  [[nodiscard]] result<std::optional<time_point>> watermark(std::string_view name) override;
+  [[nodiscard]] status set_watermark(std::string_view name, time_point at) override;
+  [[nodiscard]] result<bool> try_lead(std::string_view name, std::string_view holder,
+                                      std::chrono::milliseconds lease) override;
+  [[nodiscard]] status resign(std::string_view name, std::string_view holder) override;
+
   /// Deletes done inbox entries and dedup keys (done or abandoned claims) whose time has run out;
   /// returns how many rows went, from both tables.
   [[nodiscard]] result<std::size_t> purge_expired() override;
