@@ -142,6 +142,10 @@ for body in EVENTS:
     items.append(b"\x02Authorization: Bearer fuzz-token-1\n\n" + body)
     items.append(b"\x0aAuthorization: Bearer fuzz-token-2\nX-Forwarded-For: 203.0.113.9\n\n" + body)
     items.append(b"\x03\n" + body)
+    items.append(b"\x11\n" + body)
+    items.append(b"\x13\n" + body)
+    items.append(b"\x21\n" + body)
+    items.append(b"\x10X-PerfectParser-Signature: " + sign(KEY, body).encode() + b"\nX-Webhook-Secret: static-token-1\n\n" + body)
 items += [
     b"\x00Content-Encoding: gzip\n\n\x1f\x8b",
     b"\x00X-PerfectParser-Signature: " + sign("wh_sec_fuzz_rotated", b"{}").encode() + b"\n\n{}",
@@ -152,6 +156,16 @@ items += [
     b"\x0aAuthorization: Bearer fuzz-token-1\nX-Forwarded-For: 8.8.8.8\n\n{}",
     b"\x0aAuthorization: Bearer fuzz-token-1\nX-Forwarded-For: junk\n\n{}",
     b"\x02\n{}",
+    b"\x11\n" + EVENTS[0].replace(b"ext_123", b"ext_fail"),
+    b"\x01\n" + EVENTS[0].replace(b"ext_123", b"ext_fail"),
+    b"\x00X-Webhook-Secret: static-token-1\n\n{}",
+    b"\x00X-PerfectParser-Signature: " + sign(KEY, b"{}").encode() + b"\nX-Webhook-Secret: wrong-token\n\n{}",
+    b"\x01Content-Encoding: br\n\n{}",
+    b"\x00X-PerfectParser-Signature: " + b"0" * 64 + b"\nX-Webhook-Secret: static-token-1\n\n{}",
+    b"\x11\n" + EVENTS[0].replace(b"ext_123", b"ext_throw"),
+    b"\x01\n" + EVENTS[0].replace(b"ext_123", b"ext_throw"),
+
+    b"\x01Content-Encoding: identity\n\n" + EVENTS[1],
 ]
 write("receiver", items)
 
