@@ -18,9 +18,9 @@
 // Where the marking is applied, and why: the signing secret is marked before it enters OpenSSL, so
 // the MAC the keyring computes is undefined because it derives from the secret (memcheck tracks
 // definedness through SHA-256's arithmetic). OpenSSL 3's HMAC-SHA256 key schedule and compression
-// do not branch on key or data bytes, so this works end to end (valgrind hides the SHA extensions
-// from OpenSSL's CPU detection, so the code checked is OpenSSL's generic SHA-256 path; the SHA-NI
-// path has no data-dependent branches either). The received header is marked too: the decode must
+// do not branch on key or data bytes, so this works end to end (for the SHA-256 code OpenSSL picks
+// on the CPU valgrind emulates, which may differ from the one it picks natively). No suppression
+// file is needed. The received header is marked too: the decode must
 // not branch on, or index by, the digits. Lengths stay defined: they are public.
 // The signature check calls the keyring's mac() and then the compare, not find_match(): with
 // several secrets, find_match() returns at the first key that matches, a branch on the verdict
