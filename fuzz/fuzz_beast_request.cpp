@@ -57,7 +57,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (ec == http::error::need_more) {
       ec = {};
       if (available == bytes.size()) {
-        parser.put_eof(ec);  // the peer closed: ends a body read until EOF, or is an error
+        // The peer closed. As Beast's own read does: no bytes of a message yet is end_of_stream
+        // (put_eof() asserts got_some()); otherwise EOF ends a body read until EOF, or is an error.
+        if (!parser.got_some()) return 0;
+        parser.put_eof(ec);
         break;
       }
       continue;
