@@ -14,7 +14,8 @@ profile=${1:-test}
 run_pkgs=(g++ cmake ninja-build pkg-config libssl-dev libsimdjson-dev
           libcpp-httplib-dev libsqlite3-dev)
 test_pkgs=(doctest-dev libboost-dev libpistache-dev libcivetweb-dev civetweb
-           libpq-dev libhiredis-dev postgresql redis-server libbenchmark-dev libcli11-dev)
+           libpq-dev libhiredis-dev postgresql redis-server libbenchmark-dev libcli11-dev
+           valgrind)
 ci_pkgs=(clang libclang-rt-14-dev clang-format clang-tidy)
 bench_pkgs=(wrk)
 

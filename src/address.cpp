@@ -14,7 +14,9 @@ constexpr unsigned v4_offset = 96;  // bits of the ::ffff:0:0/96 prefix
 std::optional<ip_address> parse_ip(std::string_view text) noexcept {
   if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
   char buf[INET6_ADDRSTRLEN + 1] = {};
-  if (text.empty() || text.size() >= sizeof buf) return std::nullopt;
+  // inet_pton reads a C string: a NUL inside the text would end it early and "1.2.3.4\0junk" would
+  // pass as 1.2.3.4 (found by fuzz/fuzz_forwarded_for.cpp).
+  if (text.empty() || text.size() >= sizeof buf || text.find('\0') != std::string_view::npos) return std::nullopt;
   std::memcpy(buf, text.data(), text.size());
   ip_address out;
   if (text.find(':') == std::string_view::npos) {

@@ -32,16 +32,6 @@ std::size_t thread_slot_hint() noexcept {
   return hint;
 }
 
-// Constant time, as CRYPTO_memcmp on the whole digest, in a fraction of the time: OpenSSL's x86-64
-// CRYPTO_memcmp compares 16 bytes in a few instructions but anything else a byte per iteration.
-// Both halves are always compared.
-bool digests_equal(const digest& a, const digest& b) noexcept {
-  constexpr std::size_t half = sha256_size / 2;
-  const int first = CRYPTO_memcmp(a.data(), b.data(), half);
-  const int second = CRYPTO_memcmp(a.data() + half, b.data() + half, half);
-  return (first | second) == 0;
-}
-
 bool compute(evp_mac_ctx_st* ctx, std::string_view data, digest& out) noexcept {
   std::size_t len = 0;
   if (EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1) return false;
@@ -52,6 +42,16 @@ bool compute(evp_mac_ctx_st* ctx, std::string_view data, digest& out) noexcept {
 }
 
 }  // namespace
+
+// Constant time, as CRYPTO_memcmp on the whole digest, in a fraction of the time: OpenSSL's x86-64
+// CRYPTO_memcmp compares 16 bytes in a few instructions but anything else a byte per iteration.
+// Both halves are always compared.
+bool digests_equal(const digest& a, const digest& b) noexcept {
+  constexpr std::size_t half = sha256_size / 2;
+  const int first = CRYPTO_memcmp(a.data(), b.data(), half);
+  const int second = CRYPTO_memcmp(a.data() + half, b.data() + half, half);
+  return (first | second) == 0;
+}
 
 void mac_ctx_deleter::operator()(evp_mac_ctx_st* ctx) const noexcept { EVP_MAC_CTX_free(ctx); }
 
@@ -166,10 +166,14 @@ int token_set::find(std::string_view candidate) const noexcept {
   digest got{};
   if (!ring_.mac(candidate, got)) return -1;
   int found = -1;
-  // No early exit: the time taken does not depend on which token matched, if any.
+  // No early exit, and no branch on a comparison either (`equal && ...` compiles to one): the index
+  // is selected with masks, so neither the time taken nor the instructions run depend on which
+  // token matched, if any. tests/ct checks this under valgrind.
   for (std::size_t i = 0; i < accepted_.size(); ++i) {
-    const bool equal = digests_equal(got, accepted_[i]);
-    found = (equal && found < 0) ? static_cast<int>(i) : found;
+    const auto equal = static_cast<unsigned>(digests_equal(got, accepted_[i]));
+    const unsigned take = equal & static_cast<unsigned>(found < 0);
+    const int mask = -static_cast<int>(take);  // all ones to take i, else zero
+    found = (mask & static_cast<int>(i)) | (~mask & found);
   }
   return found;
 }
@@ -186,14 +190,16 @@ bool decode_hex_digest(std::string_view hex, digest& out) noexcept {
   const auto in_range = [](std::uint64_t w, unsigned lo, unsigned hi) {
     return (w + (0x80 - lo) * ones) & ~(w + (0x7F - hi) * ones) & highs;
   };
+  // Validity is accumulated and tested once at the end: no branch and no memory index depends on
+  // the digits, so the decode can be checked for constant time (tests/ct) like the compare after it.
+  std::uint64_t bad = 0;
   for (std::size_t i = 0; i < hex.size(); i += 8) {
     std::uint64_t w = 0;
     std::memcpy(&w, hex.data() + i, sizeof w);
-    if ((w & highs) != 0) return false;
+    bad |= w & highs;  // a byte >= 0x80 makes the ranges below meaningless: the word is bad anyway
     const std::uint64_t digit = in_range(w, '0', '9');
     const std::uint64_t letter = in_range(w | (0x20 * ones), 'a', 'f');  // either case
-    // An early exit is safe: the header is the sender's, not a secret.
-    if ((digit | letter) != highs) return false;
+    bad |= (digit | letter) ^ highs;
     // Nibble values: a digit's low four bits, a letter's low four bits plus 9.
     const std::uint64_t nibbles = (w & (0x0F * ones)) + (letter >> 7) * 9;
     // Pairs of nibbles into bytes 0, 2, 4, 6 (first digit high), then those bytes packed together.
@@ -202,7 +208,7 @@ bool decode_hex_digest(std::string_view hex, digest& out) noexcept {
     bytes = (bytes | (bytes >> 16)) & 0x00000000FFFFFFFFU;
     std::memcpy(out.data() + i / 2, &bytes, 4);
   }
-  return true;
+  return bad == 0;
 }
 #else
 namespace {

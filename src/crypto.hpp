@@ -73,6 +73,9 @@ class token_set {
   std::vector<digest> accepted_;
 };
 
+/// Constant-time equality of two digests (both halves always compared, no early exit).
+[[nodiscard]] bool digests_equal(const digest& a, const digest& b) noexcept;
+
 /// Decodes exactly 64 hex digits (either case) into 32 bytes; false for anything else.
 [[nodiscard]] bool decode_hex_digest(std::string_view hex, digest& out) noexcept;
 

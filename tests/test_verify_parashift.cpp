@@ -279,6 +279,24 @@ TEST_SUITE("verify parashift") {
     }
   }
 
+  TEST_CASE("an address with a NUL inside is not an address, in the configuration or in X-Forwarded-For") {
+    using namespace std::string_literals;
+    for (const std::string& bad : {"34.65.0.0\0junk/16"s, "::\0\0\0005"s, "34.65.0.0/16\0"s}) {
+      hookrx::parashift_credentials creds;
+      creds.headers = {authorization({token})};
+      creds.restrict_sources = true;
+      creds.allowed_sources = {bad};
+      CHECK(config_error(creds) == hookrx::errc::invalid_config);
+      creds.allowed_sources = {"34.65.0.0/16"};
+      creds.trusted_proxies = {bad};
+      CHECK(config_error(creds) == hookrx::errc::invalid_config);
+    }
+    const auto v = with_sources({"34.65.0.0/16"}, {"10.0.0.0/8"});
+    CHECK(verdict_of(v, from("10.0.0.5", {{"X-Forwarded-For", "34.65.1.2\0junk"s}})) ==
+          hookrx::errc::source_not_allowed);
+    CHECK(verdict_of(v, from("34.65.1.2\0"s)) == hookrx::errc::source_not_allowed);
+  }
+
   TEST_CASE("the source is checked before the credentials") {
     const auto v = with_sources({"34.65.0.0/16"});
     test_request wrong("{}", {{"Authorization", "Bearer wrong"}}, "203.0.113.9");
