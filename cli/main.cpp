@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "config.hpp"
+#include "toolbox.hpp"
 
 int main(int argc, char** argv) {
   try {
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     std::vector<hookrx::cli::command> commands;
     hookrx::cli::add_serve(app, commands);
+    hookrx::cli::add_toolbox(app, commands);
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
