@@ -1,6 +1,8 @@
-# Unit tests of the toolbox's building blocks (no server, no binary).
+# Tests of the toolbox: its building blocks (unit), and the built binary driven over real HTTP and a
+# real store (integration).
 find_package(doctest REQUIRED)
 include(doctest)
+
 add_executable(hookrx_toolbox_tests
   ${PROJECT_SOURCE_DIR}/tests/main.cpp
   ${PROJECT_SOURCE_DIR}/tests/support.cpp
@@ -8,5 +10,19 @@ add_executable(hookrx_toolbox_tests
   ${CMAKE_CURRENT_LIST_DIR}/test_signing.cpp)
 target_compile_definitions(hookrx_toolbox_tests PRIVATE HOOKRX_SHARED_DIR="${HOOKRX_SHARED_DIR}")
 target_include_directories(hookrx_toolbox_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests)
-target_link_libraries(hookrx_toolbox_tests PRIVATE hookrx_toolbox doctest::doctest simdjson::simdjson OpenSSL::Crypto hookrx_warnings)
+target_link_libraries(hookrx_toolbox_tests PRIVATE hookrx_toolbox doctest::doctest simdjson::simdjson OpenSSL::Crypto
+  hookrx_warnings)
 doctest_discover_tests(hookrx_toolbox_tests)
+
+add_executable(hookrx_toolbox_cli_tests
+  ${PROJECT_SOURCE_DIR}/tests/main.cpp
+  ${PROJECT_SOURCE_DIR}/tests/support.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/toolbox_process.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_send_sign.cpp)
+target_compile_definitions(hookrx_toolbox_cli_tests PRIVATE HOOKRX_SHARED_DIR="${HOOKRX_SHARED_DIR}"
+  HOOKRX_BINARY="$<TARGET_FILE:hookrx_cli>")
+target_include_directories(hookrx_toolbox_cli_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+target_link_libraries(hookrx_toolbox_cli_tests PRIVATE hookrx::hookrx doctest::doctest simdjson::simdjson
+  OpenSSL::Crypto PkgConfig::HOOKRX_PC_HTTPLIB_CLI Threads::Threads hookrx_warnings)
+add_dependencies(hookrx_toolbox_cli_tests hookrx_cli)
+doctest_discover_tests(hookrx_toolbox_cli_tests PROPERTIES LABELS integration)
