@@ -21,6 +21,10 @@ target_sources(hookrx_cli PRIVATE
   ${toolbox_dir}/cmd_sign.cpp)
 target_link_libraries(hookrx_cli PRIVATE hookrx_toolbox PkgConfig::HOOKRX_PC_HTTPLIB_CLI)
 
+if(HOOKRX_INSTALL)
+  include(${toolbox_dir}/packaging.cmake)
+endif()
+
 if(HOOKRX_TESTS)
   include(${PROJECT_SOURCE_DIR}/tests/cli/toolbox_tests.cmake)
 endif()

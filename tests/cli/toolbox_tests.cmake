@@ -26,3 +26,15 @@ target_link_libraries(hookrx_toolbox_cli_tests PRIVATE hookrx::hookrx doctest::d
   OpenSSL::Crypto PkgConfig::HOOKRX_PC_HTTPLIB_CLI Threads::Threads hookrx_warnings)
 add_dependencies(hookrx_toolbox_cli_tests hookrx_cli)
 doctest_discover_tests(hookrx_toolbox_cli_tests PROPERTIES LABELS integration)
+
+# The .deb: built, installed into a scratch root, and run (tests/cli/package_test.sh).
+if(HOOKRX_INSTALL)
+  find_program(HOOKRX_DPKG dpkg)
+  find_program(HOOKRX_DPKG_SHLIBDEPS dpkg-shlibdeps)
+  if(HOOKRX_DPKG AND HOOKRX_DPKG_SHLIBDEPS)
+    add_test(NAME cli.package COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/package_test.sh ${PROJECT_BINARY_DIR})
+    set_tests_properties(cli.package PROPERTIES LABELS integration TIMEOUT 300 PASS_REGULAR_EXPRESSION "package_test: ok")
+  else()
+    message(STATUS "hookrx: dpkg-dev not found: the package test (cli.package) is not registered")
+  endif()
+endif()
