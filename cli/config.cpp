@@ -243,7 +243,7 @@ status apply(options& o, const setting_spec& s, const std::vector<std::string>& 
   if (k == "pp_static_secret") return o.pp_static_secret = one, status{};
   if (k == "pp_api_key") return o.pp_api_key = one, status{};
   if (k == "parashift_api_key") return o.parashift_api_key = one, status{};
-  if (k == "redis_password") return status{};  // read by wiring from the same sources, see redis_password()
+  if (k == "redis_password") return o.redis_password = one, status{};
   if (k == "parashift_header") {
     if (one.empty() || one.find_first_of(" :\r\n\t") != std::string::npos) return bad(where, "not a header name");
     o.parashift_header = one;

@@ -78,6 +78,7 @@ struct options {
   std::vector<std::string> parashift_tokens;
   std::string pp_api_key;
   std::string parashift_api_key;
+  std::string redis_password;
 
   // Parashift authentication.
   std::string parashift_header;                   ///< empty: `Authorization: Bearer T`

@@ -1,0 +1,372 @@
+// Builds the service from options: the one place where components are made and connected.
+#include "wiring.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "hookrx/memory_store.hpp"
+#include "hookrx/postgres_store.hpp"
+#include "hookrx/redis_store.hpp"
+#include "hookrx/sqlite_store.hpp"
+
+namespace hookrx::cli {
+namespace {
+
+constexpr std::string_view origin_webhook = "webhook";
+
+bool is_verification_failure(errc c) noexcept {
+  switch (c) {
+    case errc::missing_signature:
+    case errc::malformed_signature:
+    case errc::signature_mismatch:
+    case errc::missing_static_secret:
+    case errc::static_secret_mismatch:
+    case errc::missing_credentials:
+    case errc::credentials_mismatch:
+    case errc::source_not_allowed: return true;
+    default: return false;
+  }
+}
+
+// Counts what the acceptor decided (queued, duplicate, store down) by provider and event name.
+class metered_acceptor final : public acceptor {
+ public:
+  metered_acceptor(std::shared_ptr<acceptor> inner, metrics& stats) : inner_(std::move(inner)), stats_(stats) {}
+  result<disposition> accept(event&& ev, const request_view& request, const dispatcher& handlers) override {
+    const std::string_view prov = to_string(ev.source());
+    std::string name = ev.name();  // ev is moved into the inner acceptor
+    result<disposition> r = inner_->accept(std::move(ev), request, handlers);
+    if (r) {
+      stats_.delivery(prov, name, to_string(*r));
+      if (*r == disposition::queued) stats_.queued();
+    } else {
+      stats_.delivery(prov, name, to_string(r.error().code()));
+    }
+    return r;
+  }
+
+ private:
+  std::shared_ptr<acceptor> inner_;
+  metrics& stats_;
+};
+
+// --dedup: a key is claimed in the shared dedup store before the inbox sees it, so instances
+// with separate inboxes (memory:, one SQLite file each) still take each event once.
+class dedup_then_inbox final : public acceptor {
+ public:
+  dedup_then_inbox(std::shared_ptr<dedup_store> dedup, std::shared_ptr<acceptor> inbox)
+      : dedup_(std::move(dedup)), inbox_(std::move(inbox)) {}
+  result<disposition> accept(event&& ev, const request_view& request, const dispatcher& handlers) override {
+    const std::string key = ev.key();
+    result<claim> c = dedup_->try_claim(key, std::chrono::seconds(30));
+    if (!c) return c.error();
+    if (c->state == claim_state::done) return disposition::duplicate;
+    if (c->state == claim_state::in_progress) return error(errc::in_progress);
+    result<disposition> r = inbox_->accept(std::move(ev), request, handlers);
+    if (r) {
+      if (status st = dedup_->complete(key, c->token, default_retention); !st) return st.error();
+    } else {
+      (void)dedup_->release(key, c->token);
+    }
+    return r;
+  }
+
+ private:
+  std::shared_ptr<dedup_store> dedup_;
+  std::shared_ptr<acceptor> inbox_;
+};
+
+result<std::shared_ptr<dedup_store>> open_redis(const options& o) {
+  // redis://HOST[:PORT][/DB]
+  std::string rest = o.dedup_url.substr(8);
+  redis_options ro;
+  ro.password = o.redis_password;
+  if (const std::size_t slash = rest.find('/'); slash != std::string::npos) {
+    const std::string db = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+    if (!db.empty()) {
+      char* end = nullptr;
+      const long v = std::strtol(db.c_str(), &end, 10);
+      if (*end != '\0' || v < 0 || v > 1000) return error(errc::invalid_config, "--dedup: bad database " + db);
+      ro.database = static_cast<int>(v);
+    }
+  }
+  if (const std::size_t colon = rest.rfind(':'); colon != std::string::npos) {
+    char* end = nullptr;
+    const std::string p = rest.substr(colon + 1);
+    const long v = std::strtol(p.c_str(), &end, 10);
+    if (p.empty() || *end != '\0' || v < 1 || v > 65535) return error(errc::invalid_config, "--dedup: bad port " + p);
+    ro.port = static_cast<int>(v);
+    rest = rest.substr(0, colon);
+  }
+  if (rest.empty()) return error(errc::invalid_config, "--dedup: no host");
+  ro.host = rest;
+  result<std::shared_ptr<redis_store>> r = redis_store::open(ro);
+  if (!r) return r.error();
+  return std::shared_ptr<dedup_store>(*r);
+}
+
+result<std::shared_ptr<inbox_store>> open_store(const options& o) {
+  switch (o.store.type) {
+    case store_url::kind::memory: return std::shared_ptr<inbox_store>(memory_store::create());
+    case store_url::kind::sqlite: {
+      sqlite_options so;
+      so.path = o.store.location;
+      result<std::shared_ptr<sqlite_store>> s = sqlite_store::open(so);
+      if (!s) return s.error();
+      return std::shared_ptr<inbox_store>(*s);
+    }
+    case store_url::kind::postgres: {
+      postgres_options po;
+      po.conninfo = o.store.location;
+      po.timeout = std::chrono::milliseconds(1000);
+      result<std::shared_ptr<postgres_store>> s = postgres_store::open(po);
+      if (!s) return s.error();
+      return std::shared_ptr<inbox_store>(*s);
+    }
+  }
+  return error(errc::invalid_config, "--store: unknown kind");
+}
+
+// Entries queued or leased now, counted in pages (for the inbox depth gauge).
+std::int64_t count_pending(inbox_store& store) {
+  std::int64_t n = 0;
+  for (const entry_state st : {entry_state::queued, entry_state::leased}) {
+    std::int64_t after = 0;
+    for (int page = 0; page < 100; ++page) {
+      result<std::vector<inbox_entry>> l = store.list(st, 1000, after);
+      if (!l || l->empty()) break;
+      n += static_cast<std::int64_t>(l->size());
+      after = l->back().id;
+    }
+  }
+  return n;
+}
+
+void watch_errors(receiver& rx, metrics& stats) {
+  const std::string_view prov = to_string(rx.source());
+  rx.on_error([&stats, prov](const request_view& /*request*/, const error& e) {
+    const errc c = e.code();
+    if (is_verification_failure(c)) stats.verification_failure(prov, to_string(c));
+    // The acceptor counted its own failures (store down, in progress) with the event's name.
+    if (c != errc::store_unavailable && c != errc::in_progress && c != errc::handler_failed) {
+      stats.delivery(prov, "", to_string(c));
+    }
+  });
+}
+
+}  // namespace
+
+bool service::store_healthy() const {
+  const result<std::optional<inbox_entry>> r = store->get(-1);
+  return r.has_value();
+}
+
+result<std::unique_ptr<service>> wire(const options& o, const logger& log, metrics& stats) {
+  auto svc = std::make_unique<service>();
+
+  result<std::shared_ptr<inbox_store>> store = open_store(o);
+  if (!store) return store.error();
+  svc->store = std::move(*store);
+  if (!o.dedup_url.empty()) {
+    result<std::shared_ptr<dedup_store>> d = open_redis(o);
+    if (!d) return d.error();
+    svc->dedup = std::move(*d);
+  }
+
+  for (const std::string& cmd : o.exec) {
+    result<std::unique_ptr<sink>> s = make_exec_sink(cmd, o.exec_timeout, o.exec_concurrency);
+    if (!s) return s.error();
+    svc->sinks.push_back(std::move(*s));
+  }
+  for (const std::string& url : o.forward) {
+    result<std::unique_ptr<sink>> s = make_forward_sink(url, o.forward_timeout);
+    if (!s) return s.error();
+    svc->sinks.push_back(std::move(*s));
+  }
+  for (const std::string& path : o.jsonl) {
+    result<std::unique_ptr<sink>> s = make_jsonl_sink(path);
+    if (!s) return s.error();
+    svc->sinks.push_back(std::move(*s));
+  }
+
+  // Every event to every sink, in order; the first failure sends the event back to the inbox.
+  const int max_attempts = o.max_attempts;
+  svc->handlers.on_any(
+      [sinks = &svc->sinks, &stats, &log, max_attempts](const event& ev, const delivery_context& ctx) -> status {
+        const std::string envelope = envelope_json(ev, ctx.attempt, origin_webhook);
+        const sink_event se{ev, ctx.attempt, origin_webhook, envelope};
+        for (const std::unique_ptr<sink>& s : *sinks) {
+          const auto t0 = std::chrono::steady_clock::now();
+          status st = s->deliver(se);
+          const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          stats.sink_call(s->kind(), st.has_value(), secs);
+          if (!st) {
+            const bool last = ctx.attempt >= max_attempts;
+            if (last) {
+              stats.dead_lettered();
+            } else {
+              stats.retried();
+            }
+            log.write(last ? logger::level::error : logger::level::warn, last ? "dead-lettered" : "sink failed",
+                      {{"sink", s->kind()},
+                       {"key", ev.key()},
+                       {"event", ev.name()},
+                       {"attempt", ctx.attempt},
+                       {"error", st.error().message()}});
+            return st;
+          }
+        }
+        stats.handled();
+        log.debug("handled", {{"key", ev.key()}, {"event", ev.name()}, {"attempt", ctx.attempt}});
+        return {};
+      });
+
+  inbox_options io;
+  io.workers = static_cast<std::size_t>(o.workers);
+  io.retry.max_attempts = o.max_attempts;
+  io.retry.initial_delay = o.retry_initial;
+  io.retry.max_delay = o.retry_max;
+  io.idle_poll = std::clamp(o.retry_initial / 2, std::chrono::milliseconds(20), std::chrono::milliseconds(1000));
+  // A batch runs one event after another under one lease: the lease covers the slowest batch.
+  io.batch = o.exec.empty() && o.forward.empty() ? 16 : 4;
+  const std::chrono::milliseconds per_event =
+      (o.exec.empty() ? std::chrono::milliseconds(0) : o.exec_timeout + std::chrono::seconds(3)) +
+      (o.forward.empty() ? std::chrono::milliseconds(0) : o.forward_timeout) + std::chrono::seconds(5);
+  io.lease = std::max<std::chrono::milliseconds>(std::chrono::minutes(5),
+                                                 per_event * static_cast<int>(io.batch) + std::chrono::minutes(1));
+  svc->box = inbox::create(svc->store, svc->handlers, io);
+  stats.set_inbox_depth_at_start(count_pending(*svc->store));
+
+  std::shared_ptr<acceptor> accept_to = svc->box->acceptor();
+  if (svc->dedup) accept_to = std::make_shared<dedup_then_inbox>(svc->dedup, accept_to);
+  accept_to = std::make_shared<metered_acceptor>(accept_to, stats);
+
+  receiver_options ro;
+  ro.max_body_bytes = o.max_body_bytes;
+  if (o.perfectparser_enabled()) {
+    perfectparser_credentials c;
+    c.signing_secrets = o.pp_signing_secrets;
+    if (!o.pp_static_secret.empty()) c.static_secrets = {o.pp_static_secret};
+    result<receiver> rx = receiver::create(c, ro);
+    if (!rx) return error(errc::invalid_config, "PerfectParser credentials: " + rx.error().message());
+    svc->perfectparser.emplace(std::move(*rx));
+    svc->perfectparser->accept_with(accept_to);
+    watch_errors(*svc->perfectparser, stats);
+  }
+  if (o.parashift_enabled()) {
+    parashift_credentials c;
+    header_credential h;
+    if (o.parashift_header.empty()) {
+      h.name = "Authorization";
+      for (const std::string& t : o.parashift_tokens) h.accepted_values.push_back("Bearer " + t);
+    } else {
+      h.name = o.parashift_header;
+      h.accepted_values = o.parashift_tokens;
+    }
+    c.headers.push_back(std::move(h));
+    c.restrict_sources = !o.parashift_allow_cidr.empty();
+    if (c.restrict_sources) c.allowed_sources = o.parashift_allow_cidr;
+    c.trusted_proxies = o.trusted_proxy;
+    if (!o.trusted_proxy.empty() && !c.restrict_sources)
+      c.restrict_sources = true;  // --trusted-proxy implies the check
+    result<receiver> rx = receiver::create(c, ro);
+    if (!rx) {
+      return error(
+          errc::invalid_config,
+          "Parashift (--parashift-allow-cidr, --trusted-proxy, HOOKRX_PARASHIFT_TOKENS): " + rx.error().message());
+    }
+    svc->parashift.emplace(std::move(*rx));
+    svc->parashift->accept_with(accept_to);
+    watch_errors(*svc->parashift, stats);
+  }
+  (void)log;
+  return svc;
+}
+
+status service::start(const options& o, const logger& log, metrics& stats) {
+  std::vector<beast_adapter::route> routes;
+  if (perfectparser) {
+    beast_adapter::route r;
+    r.path = "/webhooks/perfectparser";
+    r.rx = &*perfectparser;
+    routes.push_back(std::move(r));
+  }
+  if (parashift) {
+    beast_adapter::route r;
+    r.path = "/webhooks/parashift";
+    r.rx = &*parashift;
+    routes.push_back(std::move(r));
+  }
+  beast_adapter::route health;
+  health.path = "/healthz";
+  health.get = [this, &stats](const beast_adapter::request& /*req*/) {
+    const bool up = store_healthy();
+    stats.store_up(up);
+    beast_adapter::response res{up ? beast_adapter::http::status::ok : beast_adapter::http::status::service_unavailable,
+                                11};
+    res.set(beast_adapter::http::field::content_type, "application/json");
+    res.body() = up ? R"({"status":"ok"})" : R"({"status":"store_unavailable"})";
+    return res;
+  };
+  routes.push_back(std::move(health));
+  beast_adapter::route prom;
+  prom.path = "/metrics";
+  prom.get = [&stats](const beast_adapter::request& /*req*/) {
+    beast_adapter::response res{beast_adapter::http::status::ok, 11};
+    res.set(beast_adapter::http::field::content_type, "text/plain; version=0.0.4");
+    res.body() = stats.render();
+    return res;
+  };
+  routes.push_back(std::move(prom));
+
+  box->start();
+  beast_adapter::listener::options lo;
+  lo.address = o.listen_host;
+  lo.port = o.listen_port;
+  lo.threads = o.io_threads;
+  lo.idle_timeout = o.idle_timeout;
+  lo.read_timeout = o.read_timeout;
+  lo.on_answer = [&stats](std::string_view path, int code) { stats.http_answer(path, code); };
+  result<std::unique_ptr<beast_adapter::listener>> l = beast_adapter::listener::start(std::move(routes), lo);
+  if (!l) {
+    box->stop();
+    return error(errc::invalid_config,
+                 "--listen " + o.listen_host + ":" + std::to_string(o.listen_port) + ": " + l.error().detail());
+  }
+  server = std::move(*l);
+  (void)log;
+  return {};
+}
+
+bool service::shutdown(std::chrono::milliseconds grace, const logger& log) {
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  bool clean = server ? server->drain(grace) : true;
+  log.info("stopped accepting", {{"requests_finished", clean}});
+  // The inbox's stop() lets running sink calls finish; a watchdog cuts them short at the deadline.
+  std::mutex m;
+  std::condition_variable cv;
+  bool stopped = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(m);
+    if (!cv.wait_until(lock, deadline, [&] { return stopped; })) {
+      log.warn("grace period over: cutting sink calls short (their events are retried later)");
+      for (const std::unique_ptr<sink>& s : sinks) s->cancel();
+    }
+  });
+  box->stop();
+  {
+    const std::lock_guard<std::mutex> lock(m);
+    stopped = true;
+  }
+  cv.notify_all();
+  watchdog.join();
+  return clean && std::chrono::steady_clock::now() <= deadline;
+}
+
+}  // namespace hookrx::cli
