@@ -18,8 +18,14 @@ pkg_check_modules(HOOKRX_PC_HTTPLIB_CLI REQUIRED IMPORTED_TARGET cpp-httplib)
 target_sources(hookrx_cli PRIVATE
   ${toolbox_dir}/toolbox.cpp
   ${toolbox_dir}/cmd_send.cpp
-  ${toolbox_dir}/cmd_sign.cpp)
+  ${toolbox_dir}/cmd_sign.cpp
+  ${toolbox_dir}/cmd_inbox.cpp
+  ${toolbox_dir}/toolbox_store.cpp)
 target_link_libraries(hookrx_cli PRIVATE hookrx_toolbox PkgConfig::HOOKRX_PC_HTTPLIB_CLI)
+if(TARGET hookrx::postgres)
+  target_link_libraries(hookrx_cli PRIVATE hookrx::postgres)
+  target_compile_definitions(hookrx_cli PRIVATE HOOKRX_CLI_HAVE_POSTGRES=1)
+endif()
 
 if(HOOKRX_INSTALL)
   include(${toolbox_dir}/packaging.cmake)

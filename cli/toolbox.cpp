@@ -6,6 +6,7 @@ namespace hookrx::cli {
 void add_toolbox(CLI::App& app, std::vector<command>& commands) {
   add_send(app, commands);
   add_sign(app, commands);
+  add_inbox(app, commands);
 }
 
 }  // namespace hookrx::cli
