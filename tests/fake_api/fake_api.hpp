@@ -94,6 +94,8 @@ struct fake_script {
   std::string vendor_code;                 ///< error code in the body; empty: the usual one for the status
   std::optional<std::int64_t> reset_unix;  ///< X-RateLimit-Reset to send (429); absent: window end
   std::chrono::milliseconds delay{0};      ///< answer (or drop) after this
+  std::string body;  ///< the body to send instead of the usual error body (e.g. a broken 200)
+  std::map<std::string, std::string> headers;  ///< extra headers (e.g. Idempotent-Replayed)
 };
 
 struct fake_api_options {
