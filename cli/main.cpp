@@ -1,6 +1,7 @@
 // The hookrx binary: subcommand dispatch. Each command lives in its own file (see commands.hpp).
 #include <exception>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,10 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     std::vector<hookrx::cli::command> commands;
     hookrx::cli::add_serve(app, commands);
+    if (std::optional<std::string> why = hookrx::cli::secret_flag_used(argc, argv)) {
+      std::cerr << "hookrx: " << *why << '\n';
+      return hookrx::cli::exit_config;
+    }
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
