@@ -463,6 +463,21 @@ result<options> config_loader::load() const {
   return o;
 }
 
+std::optional<std::string> secret_flag_used(int argc, const char* const* argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    for (const setting_spec& s : all_settings) {
+      if (!s.secret) continue;
+      const std::string flag = flag_name(s.key);
+      if (arg == flag || (arg.size() > flag.size() && arg.substr(0, flag.size()) == flag && arg[flag.size()] == '=')) {
+        return flag + ": secrets are never read from the command line (every user can see it): set " + env_name(s.key) +
+               " or " + env_name(s.key) + "_FILE";
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 status validate_for_serve(const options& o) {
   if (!o.perfectparser_enabled() && !o.parashift_enabled()) {
     return error(errc::invalid_config,

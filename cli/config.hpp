@@ -140,6 +140,10 @@ class config_loader {
   raw_values flags_;
 };
 
+/// The message for a secret's setting given as a flag (`--pp-signing-secrets ...`, also `--x=...`),
+/// which names the variables to use instead and never repeats the value; nullopt when none is.
+[[nodiscard]] std::optional<std::string> secret_flag_used(int argc, const char* const* argv);
+
 /// serve's own rule: at least one provider's credentials, at least one sink. Names the variables.
 [[nodiscard]] status validate_for_serve(const options& opts);
 

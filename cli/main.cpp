@@ -1,6 +1,7 @@
 // The hookrx binary: subcommand dispatch. Each command lives in its own file (see commands.hpp).
 #include <exception>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,10 @@ int main(int argc, char** argv) {
     std::vector<hookrx::cli::command> commands;
     hookrx::cli::add_serve(app, commands);
     hookrx::cli::add_toolbox(app, commands);
+    if (std::optional<std::string> why = hookrx::cli::secret_flag_used(argc, argv)) {
+      std::cerr << "hookrx: " << *why << '\n';
+      return hookrx::cli::exit_config;
+    }
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

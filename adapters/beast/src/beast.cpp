@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -111,6 +112,7 @@ struct listener::impl {
   std::condition_variable sessions_gone;
   std::unordered_map<tracked*, std::weak_ptr<tracked>> sessions;
   std::uint16_t port = 0;
+  std::uint64_t largest_cap = 0;  // the largest body any route accepts
 };
 
 namespace {
@@ -289,6 +291,7 @@ class session final : public listener::impl::tracked, public std::enable_shared_
   void do_read() {
     if (owner_.draining.load(std::memory_order_acquire) && buffer_.size() == 0) return do_close();
     parser_.emplace();  // a fresh parser per request: limits apply per message
+    parser_->body_limit(owner_.largest_cap);  // the route's own cap is set once its header is read
     route_ = {};
     // A connection with nothing buffered waits for its next request (idle); a pipelined request
     // already in the buffer is one in progress.
@@ -301,15 +304,19 @@ class session final : public listener::impl::tracked, public std::enable_shared_
 
   void on_header(error_code ec, std::size_t /*bytes*/) {
     waiting_ = false;
-    if (ec) return on_read(ec, 0);
+    const bool too_large = ec == http::error::body_limit;  // declared over the largest cap: header complete
+    if (ec && !too_large) return on_read(ec, 0);
     const request& head = parser_->get();
     route_ = select_route(owner_.routes, head.method(), to_std(head.target()));
     if (route_.to == nullptr) return refuse_route(head);
-    if (route_.to->rx != nullptr) {
-      limit(*parser_, *route_.to->rx);
-    } else {
-      parser_->body_limit(get_body_limit);
+    const std::uint64_t cap = route_.to->rx != nullptr
+                                  ? static_cast<std::uint64_t>(route_.to->rx->options().max_body_bytes)
+                                  : get_body_limit;
+    // A declared body over this route's cap is refused unread (and before any 100 Continue).
+    if (too_large || (parser_->content_length() && *parser_->content_length() > cap)) {
+      return on_read(http::error::body_limit, 0);
     }
+    parser_->body_limit(cap);
     stream_.expires_after(owner_.opts.read_timeout);
     if (head.version() >= 11 && beast::iequals(head[http::field::expect], "100-continue") && !parser_->is_done()) {
       continue_ = response{http::status::continue_, head.version()};
@@ -440,6 +447,10 @@ result<std::unique_ptr<listener>> listener::start(std::vector<route> routes, opt
     if ((r.rx == nullptr) == !r.get) return error(errc::invalid_config, "route " + r.path + ": give rx or get");
   }
   auto p = std::make_unique<impl>(std::move(routes), std::move(opts));
+  p->largest_cap = get_body_limit;
+  for (const route& r : p->routes) {
+    if (r.rx != nullptr) p->largest_cap = std::max<std::uint64_t>(p->largest_cap, r.rx->options().max_body_bytes);
+  }
   const std::string where = p->opts.address + ":" + std::to_string(p->opts.port);
   error_code ec;
   const asio::ip::address address = asio::ip::make_address(p->opts.address, ec);
