@@ -20,8 +20,11 @@ target_sources(hookrx_cli PRIVATE
   ${toolbox_dir}/cmd_send.cpp
   ${toolbox_dir}/cmd_sign.cpp
   ${toolbox_dir}/cmd_inbox.cpp
-  ${toolbox_dir}/toolbox_store.cpp)
-target_link_libraries(hookrx_cli PRIVATE hookrx_toolbox PkgConfig::HOOKRX_PC_HTTPLIB_CLI)
+  ${toolbox_dir}/toolbox_store.cpp
+  ${toolbox_dir}/cmd_check.cpp
+  ${toolbox_dir}/cmd_submit.cpp
+  ${toolbox_dir}/toolbox_api.cpp)
+target_link_libraries(hookrx_cli PRIVATE hookrx_toolbox hookrx::api PkgConfig::HOOKRX_PC_HTTPLIB_CLI)
 if(TARGET hookrx::postgres)
   target_link_libraries(hookrx_cli PRIVATE hookrx::postgres)
   target_compile_definitions(hookrx_cli PRIVATE HOOKRX_CLI_HAVE_POSTGRES=1)

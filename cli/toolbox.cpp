@@ -7,6 +7,9 @@ void add_toolbox(CLI::App& app, std::vector<command>& commands) {
   add_send(app, commands);
   add_sign(app, commands);
   add_inbox(app, commands);
+  add_check(app, commands);
+  add_submit(app, commands);
+  add_watch(app, commands);
 }
 
 }  // namespace hookrx::cli
