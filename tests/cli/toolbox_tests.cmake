@@ -20,11 +20,12 @@ add_executable(hookrx_toolbox_cli_tests
   ${CMAKE_CURRENT_LIST_DIR}/toolbox_process.cpp
   ${CMAKE_CURRENT_LIST_DIR}/toolbox_serve.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_send_sign.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/test_toolbox_serve.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/test_toolbox_serve.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_check_submit.cpp)
 target_compile_definitions(hookrx_toolbox_cli_tests PRIVATE HOOKRX_SHARED_DIR="${HOOKRX_SHARED_DIR}"
   HOOKRX_BINARY="$<TARGET_FILE:hookrx_cli>")
 target_include_directories(hookrx_toolbox_cli_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests)
-target_link_libraries(hookrx_toolbox_cli_tests PRIVATE hookrx_toolbox doctest::doctest simdjson::simdjson
+target_link_libraries(hookrx_toolbox_cli_tests PRIVATE hookrx_toolbox hookrx_fake_api_lib hookrx::api hookrx::sqlite doctest::doctest simdjson::simdjson
   OpenSSL::Crypto PkgConfig::HOOKRX_PC_HTTPLIB_CLI Threads::Threads hookrx_warnings)
 add_dependencies(hookrx_toolbox_cli_tests hookrx_cli)
 doctest_discover_tests(hookrx_toolbox_cli_tests PROPERTIES LABELS integration)
