@@ -10,9 +10,13 @@
 #include <utility>
 
 #include "hookrx/memory_store.hpp"
-#include "hookrx/postgres_store.hpp"
-#include "hookrx/redis_store.hpp"
 #include "hookrx/sqlite_store.hpp"
+#ifdef HOOKRX_CLI_HAVE_POSTGRES
+#include "hookrx/postgres_store.hpp"
+#endif
+#ifdef HOOKRX_CLI_HAVE_REDIS
+#include "hookrx/redis_store.hpp"
+#endif
 
 namespace hookrx::cli {
 namespace {
@@ -82,6 +86,10 @@ class dedup_then_inbox final : public acceptor {
 };
 
 result<std::shared_ptr<dedup_store>> open_redis(const options& o) {
+#ifndef HOOKRX_CLI_HAVE_REDIS
+  (void)o;
+  return error(errc::invalid_config, "--dedup: this build has no Redis support (install libhiredis-dev and rebuild)");
+#else
   // redis://HOST[:PORT][/DB]
   std::string rest = o.dedup_url.substr(8);
   redis_options ro;
@@ -109,6 +117,7 @@ result<std::shared_ptr<dedup_store>> open_redis(const options& o) {
   result<std::shared_ptr<redis_store>> r = redis_store::open(ro);
   if (!r) return r.error();
   return std::shared_ptr<dedup_store>(*r);
+#endif
 }
 
 result<std::shared_ptr<inbox_store>> open_store(const options& o) {
@@ -122,12 +131,16 @@ result<std::shared_ptr<inbox_store>> open_store(const options& o) {
       return std::shared_ptr<inbox_store>(*s);
     }
     case store_url::kind::postgres: {
+#ifndef HOOKRX_CLI_HAVE_POSTGRES
+      return error(errc::invalid_config, "--store: this build has no PostgreSQL support (install libpq-dev and rebuild)");
+#else
       postgres_options po;
       po.conninfo = o.store.location;
       po.timeout = std::chrono::milliseconds(1000);
       result<std::shared_ptr<postgres_store>> s = postgres_store::open(po);
       if (!s) return s.error();
       return std::shared_ptr<inbox_store>(*s);
+#endif
     }
   }
   return error(errc::invalid_config, "--store: unknown kind");

@@ -177,7 +177,9 @@ TEST_SUITE("hookrx serve") {
         args.emplace_back("--jsonl");
         args.push_back(dir.path("e.jsonl"));
       }
-      auto [code, out] = run_to_end(args, c.env, dir);
+      const std::pair<int, std::string> ran = run_to_end(args, c.env, dir);
+      const int code = ran.first;
+      const std::string& out = ran.second;
       CAPTURE(c.names);
       CAPTURE(out);
       CHECK(code == 2);

@@ -349,12 +349,12 @@ class session final : public listener::impl::tracked, public std::enable_shared_
     const std::string_view path = route_.to != nullptr ? std::string_view(route_.to->path) : std::string_view();
     if (ec == http::error::body_limit && route_.to != nullptr && route_.to->rx != nullptr) {
       response_ = refuse_too_large(*route_.to->rx, parser_->get(), peer_.view());
-      owner_.answered(path, response_.result_int());
+      owner_.answered(path, static_cast<int>(response_.result_int()));
       return do_write();
     }
     if (ec == http::error::body_limit) {  // a GET with a body larger than any GET needs
       response_ = plain_status(http::status::payload_too_large, parser_->get().version(), false);
-      owner_.answered(path, response_.result_int());
+      owner_.answered(path, static_cast<int>(response_.result_int()));
       return do_write();
     }
     if (ec == beast::error::timeout) {
@@ -381,7 +381,7 @@ class session final : public listener::impl::tracked, public std::enable_shared_
       response_.keep_alive(req.keep_alive());
       response_.prepare_payload();
     }
-    owner_.answered(path, response_.result_int());
+    owner_.answered(path, static_cast<int>(response_.result_int()));
     do_write();
   }
 
