@@ -143,7 +143,7 @@ class budget_impl final : public rate_budget {
       const std::int64_t usable = usable_locked();
       if (usable <= 0) {
         go = std::max(go, *server_reset_);
-      } else if (usable <= o_.slow_down_below && !sent_.empty()) {
+      } else if (usable <= std::min(o_.slow_down_below, o_.requests_per_minute / 4) && !sent_.empty()) {
         // Spread what is left evenly until Reset instead of spending it at once and meeting a 429.
         const auto spacing = (*server_reset_ - now) / (usable + 1);
         go = std::max(go, sent_.back() + spacing);

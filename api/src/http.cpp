@@ -27,7 +27,8 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
 
 std::optional<std::int64_t> header_int(const httplib::Response& res, const char* name) {
   if (!res.has_header(name)) return std::nullopt;
-  std::string_view v = res.get_header_value(name);
+  const std::string text = res.get_header_value(name);  // returned by value: keep it alive
+  std::string_view v = text;
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
   std::int64_t n = 0;

@@ -88,7 +88,7 @@ perfectparser_client::perfectparser_client(perfectparser_client&&) noexcept = de
 perfectparser_client& perfectparser_client::operator=(perfectparser_client&&) noexcept = default;
 perfectparser_client::~perfectparser_client() = default;
 
-api_result<perfectparser_client> perfectparser_client::create(perfectparser_client_options options) {
+api_result<perfectparser_client> perfectparser_client::create(const perfectparser_client_options& options) {
   caller::auth a{"X-API-Key", options.api_key, "application/json", false};
   auto http = caller::create(options, options.base_url, std::move(a));
   if (!http) return std::move(http).error();
@@ -218,7 +218,7 @@ parashift_client::parashift_client(parashift_client&&) noexcept = default;
 parashift_client& parashift_client::operator=(parashift_client&&) noexcept = default;
 parashift_client::~parashift_client() = default;
 
-api_result<parashift_client> parashift_client::create(parashift_client_options options) {
+api_result<parashift_client> parashift_client::create(const parashift_client_options& options) {
   caller::auth a{"Authorization", "Bearer " + options.api_key, "application/vnd.api+json", true};
   auto http = caller::create(options, options.base_url, std::move(a));
   if (!http) return std::move(http).error();

@@ -91,7 +91,7 @@ std::string to_iso8601(time_point t) {
                               static_cast<long long>(c.y), c.m, c.d, static_cast<long long>(secs / 3600),
                               static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60),
                               static_cast<long long>(ms_of_day % 1000));
-  return std::string(buf.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
+  return {buf.data(), n > 0 ? static_cast<std::size_t>(n) : 0};
 }
 
 std::optional<time_point> parse_iso8601(std::string_view s) noexcept {

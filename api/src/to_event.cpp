@@ -125,26 +125,34 @@ api_result<event> to_event(const pp_document& doc) {
   }
   if (doc.extraction_id.empty() || doc.document_id.empty())
     return bad("document: extraction_id and document_id needed");
-  json_object body;
-  body.str("event", "extraction.document_completed")
-      .str("extraction_id", doc.extraction_id)
-      .str("document_id", doc.document_id)
-      .str("status", doc.status);
+  const auto start = [&] {
+    json_object body;
+    body.str("event", "extraction.document_completed")
+        .str("extraction_id", doc.extraction_id)
+        .str("document_id", doc.document_id)
+        .str("status", doc.status);
+    return body;
+  };
   if (!doc.raw_json.empty()) {
-    body.raw("data", doc.raw_json);  // every field the API sent, unknown ones included
-  } else {
-    body.opt_str("parser_id", doc.parser_id)
-        .opt_str("parser_name", doc.parser_name)
-        .opt_str("filename", doc.filename)
-        .opt_num("page_count", doc.page_count)
-        .opt_num("credits_used", doc.credits_used)
-        .opt_num("confidence", doc.confidence)
-        .opt_num("processing_time_ms", doc.processing_time_ms)
-        .raw("extracted_data", doc.extracted_data)
-        .opt_str("error_message", doc.error_message)
-        .opt_str("created_at", doc.created_at)
-        .opt_str("updated_at", doc.updated_at);
+    // Every field the API sent, unknown ones included. The webhook parser is strict about the
+    // types of the fields it models where the API parser left a mistyped one out; such a document
+    // is rebuilt from its typed fields below rather than lost.
+    json_object body = start();
+    body.raw("data", doc.raw_json);
+    if (auto ev = parsed(provider::perfectparser, std::move(body).done())) return ev;
   }
+  json_object body = start();
+  body.opt_str("parser_id", doc.parser_id)
+      .opt_str("parser_name", doc.parser_name)
+      .opt_str("filename", doc.filename)
+      .opt_num("page_count", doc.page_count)
+      .opt_num("credits_used", doc.credits_used)
+      .opt_num("confidence", doc.confidence)
+      .opt_num("processing_time_ms", doc.processing_time_ms)
+      .raw("extracted_data", doc.extracted_data)
+      .opt_str("error_message", doc.error_message)
+      .opt_str("created_at", doc.created_at)
+      .opt_str("updated_at", doc.updated_at);
   return parsed(provider::perfectparser, std::move(body).done());
 }
 
@@ -152,21 +160,26 @@ api_result<event> to_event(const pp_extraction& ext) {
   if (!is_terminal_status(ext.status)) {
     return bad("extraction " + ext.extraction_id + " is " + ext.status + ", not completed, failed or partial");
   }
-  json_object body;
-  body.str("event", "extraction.job_completed")
-      .str("extraction_id", ext.extraction_id)
-      .str("status", ext.status)
-      .raw("document_summary", summary_json(ext.documents));
+  const auto start = [&] {
+    json_object body;
+    body.str("event", "extraction.job_completed")
+        .str("extraction_id", ext.extraction_id)
+        .str("status", ext.status)
+        .raw("document_summary", summary_json(ext.documents));
+    return body;
+  };
   if (!ext.raw_json.empty()) {
-    body.raw("data", ext.raw_json);
-  } else {
-    body.opt_str("parser_id", ext.parser_id)
-        .opt_num("file_count", ext.file_count)
-        .opt_num("page_count", ext.page_count)
-        .opt_num("credits_used", ext.credits_used)
-        .opt_str("completed_at", ext.completed_at)
-        .raw("documents", documents_json(ext.documents));
+    json_object body = start();
+    body.raw("data", ext.raw_json);  // as for documents: rebuilt from typed fields if this does not parse
+    if (auto ev = parsed(provider::perfectparser, std::move(body).done())) return ev;
   }
+  json_object body = start();
+  body.opt_str("parser_id", ext.parser_id)
+      .opt_num("file_count", ext.file_count)
+      .opt_num("page_count", ext.page_count)
+      .opt_num("credits_used", ext.credits_used)
+      .opt_str("completed_at", ext.completed_at)
+      .raw("documents", documents_json(ext.documents));
   return parsed(provider::perfectparser, std::move(body).done());
 }
 
@@ -194,29 +207,31 @@ api_result<event> to_event(const parashift_document& doc) {
     return bad("parashift document " + doc.id + " is " + doc.status.value_or("without a status") +
                ", not done or failed");
   if (doc.id.empty() || !doc.updated_at) return bad("parashift document: id and attributes.updated_at needed");
-  std::string attributes = doc.attributes_json;
-  if (attributes.empty()) {
-    json_object a;
-    a.opt_str("status", doc.status)
-        .opt_num("tenant_id", doc.tenant_id)
-        .opt_str("sla_deadline", doc.sla_deadline)
-        .opt_str("external_id", doc.external_id)
-        .opt_str("created_at", doc.created_at)
-        .opt_str("updated_at", doc.updated_at)
-        .opt_num("document_id", doc.document_id);
-    if (!doc.custom_fields.empty()) {
-      json_object cf;
-      for (const auto& [name, value] : doc.custom_fields) cf.str(name, value);
-      a.raw("custom_fields", std::move(cf).done());
-    }
-    attributes = std::move(a).done();
+  const auto build = [&](const std::string& attributes) {
+    json_object body;
+    body.str("id", doc.id)
+        .str("type", doc.type.empty() ? std::string_view("documents") : std::string_view(doc.type))
+        .raw("attributes", attributes)
+        .str("topic", topic);
+    return parsed(provider::parashift, std::move(body).done());
+  };
+  if (!doc.attributes_json.empty()) {
+    if (auto ev = build(doc.attributes_json)) return ev;  // else rebuilt from the typed fields
   }
-  json_object body;
-  body.str("id", doc.id)
-      .str("type", doc.type.empty() ? std::string_view("documents") : std::string_view(doc.type))
-      .raw("attributes", attributes)
-      .str("topic", topic);
-  return parsed(provider::parashift, std::move(body).done());
+  json_object a;
+  a.opt_str("status", doc.status)
+      .opt_num("tenant_id", doc.tenant_id)
+      .opt_str("sla_deadline", doc.sla_deadline)
+      .opt_str("external_id", doc.external_id)
+      .opt_str("created_at", doc.created_at)
+      .opt_str("updated_at", doc.updated_at)
+      .opt_num("document_id", doc.document_id);
+  if (!doc.custom_fields.empty()) {
+    json_object cf;
+    for (const auto& [name, value] : doc.custom_fields) cf.str(name, value);
+    a.raw("custom_fields", std::move(cf).done());
+  }
+  return build(std::move(a).done());
 }
 
 }  // namespace hookrx

@@ -6,6 +6,7 @@
 
 #include "hookrx/api.hpp"
 #include "http.hpp"
+#include "parse_api.hpp"
 
 using namespace std::chrono_literals;
 using hookrx::api_errc;
@@ -39,7 +40,8 @@ TEST_SUITE("api time helpers") {
 
 TEST_SUITE("api submissions") {
   TEST_CASE("the derived idempotency key depends on the parser and the bytes, not the filenames") {
-    std::vector<hookrx::submission_file> files{{"a.pdf", "%PDF-1 one", "application/pdf"}, {"b.pdf", "%PDF-1 two", "application/pdf"}};
+    std::vector<hookrx::submission_file> files{{"a.pdf", "%PDF-1 one", "application/pdf"},
+                                               {"b.pdf", "%PDF-1 two", "application/pdf"}};
     const std::string key = hookrx::derive_idempotency_key("prs_1", files);
     CHECK(key.rfind("hookrx-", 0) == 0);
     CHECK(key.size() == 7 + 64);
@@ -86,7 +88,8 @@ TEST_SUITE("api events from answers") {
     d.page_count = 2;
     auto ev = hookrx::to_event(d);
     REQUIRE(ev);
-    const std::string webhook = R"({"event":"extraction.document_completed","extraction_id":"ext_1","document_id":"doc_2","status":"completed"})";
+    const std::string webhook =
+        R"({"event":"extraction.document_completed","extraction_id":"ext_1","document_id":"doc_2","status":"completed"})";
     auto hook = hookrx::parse_event(hookrx::provider::perfectparser, webhook);
     REQUIRE(hook);
     CHECK(ev->key() == hook->key());
@@ -111,6 +114,17 @@ TEST_SUITE("api events from answers") {
     REQUIRE(ev);
     CHECK(ev->get_if<hookrx::document_completed>()->error_message == "unreadable");
     CHECK(std::string(ev->raw_json()).find("vendor_extra") != std::string::npos);
+  }
+
+  TEST_CASE("a document whose raw JSON the webhook parser would refuse still becomes its event") {
+    auto d = hookrx::detail::api::parse_document(
+        R"({"document":{"document_id":"d","extraction_id":"e","status":"completed","page_count":"two","extracted_data":{"a":1}}})");
+    REQUIRE(d);
+    auto ev = hookrx::to_event(*d);
+    REQUIRE(ev);
+    CHECK(ev->key() == "perfectparser:extraction.document_completed:e:d");
+    CHECK(ev->get_if<hookrx::document_completed>()->extracted_data == R"({"a":1})");
+    CHECK_FALSE(ev->get_if<hookrx::document_completed>()->page_count);
   }
 
   TEST_CASE("documents and extractions that are not terminal make no event") {

@@ -40,7 +40,8 @@ TEST_SUITE("api response parsers") {
   }
 
   TEST_CASE("an optional field of the wrong type is left absent rather than failing the answer") {
-    auto d = api::parse_document(R"({"document":{"document_id":"d","status":"completed","page_count":"two","confidence":"high"}})");
+    auto d = api::parse_document(
+        R"({"document":{"document_id":"d","status":"completed","page_count":"two","confidence":"high"}})");
     REQUIRE(d);
     CHECK_FALSE(d->page_count);
     CHECK_FALSE(d->confidence);
@@ -99,7 +100,8 @@ TEST_SUITE("api response parsers") {
     CHECK_FALSE(p->extractions[1].summary);
     CHECK(p->has_next_page);
     CHECK(p->next_cursor == "abc");
-    auto last = api::parse_extraction_page(R"({"extractions": [], "pagination": {"has_next_page": false, "next_cursor": null}})");
+    auto last = api::parse_extraction_page(
+        R"({"extractions": [], "pagination": {"has_next_page": false, "next_cursor": null}})");
     REQUIRE(last);
     CHECK_FALSE(last->has_next_page);
     auto broken = api::parse_extraction_page(R"({"extractions": [], "pagination": {"has_next_page": true}})");
@@ -108,11 +110,12 @@ TEST_SUITE("api response parsers") {
   }
 
   TEST_CASE("results are found under documents, results or extraction") {
-    for (const char* body : {
-             R"({"extraction_id":"e","status":"completed","documents":[{"document_id":"d","status":"completed","extracted_data":{"a":1}}]})",
-             R"({"results":[{"document_id":"d","status":"completed","extracted_data":{"a":1}}]})",
-             R"({"extraction":{"extraction_id":"e","status":"completed","documents":[{"document_id":"d","status":"completed","extracted_data":{"a":1}}]}})",
-             R"({"results":{"documents":[{"document_id":"d","status":"completed","extracted_data":{"a":1}}]}})"}) {
+    for (
+        const char* body :
+        {R"({"extraction_id":"e","status":"completed","documents":[{"document_id":"d","status":"completed","extracted_data":{"a":1}}]})",
+         R"({"results":[{"document_id":"d","status":"completed","extracted_data":{"a":1}}]})",
+         R"({"extraction":{"extraction_id":"e","status":"completed","documents":[{"document_id":"d","status":"completed","extracted_data":{"a":1}}]}})",
+         R"({"results":{"documents":[{"document_id":"d","status":"completed","extracted_data":{"a":1}}]}})"}) {
       CAPTURE(body);
       auto r = api::parse_results(body, "e");
       REQUIRE(r);
@@ -127,7 +130,8 @@ TEST_SUITE("api response parsers") {
     REQUIRE(u);
     CHECK(u->credits_available == 42);
     CHECK_FALSE(u->key_expires_at);
-    auto s = api::parse_submission(R"({"extraction":{"extraction_id":"ext_7","status":"queued","page_count":3,"credits_used":3,
+    auto s = api::parse_submission(
+        R"({"extraction":{"extraction_id":"ext_7","status":"queued","page_count":3,"credits_used":3,
       "documents":[{"document_id":"d1","status":"queued"}]}})");
     REQUIRE(s);
     CHECK(s->extraction_id == "ext_7");
@@ -154,7 +158,8 @@ TEST_SUITE("api response parsers") {
     auto numeric = api::parse_parashift_document(R"({"data":{"id":5,"attributes":{"status":"failed"}}})");
     REQUIRE(numeric);
     CHECK(numeric->id == "5");
-    CHECK(api::parse_parashift_document(R"({"data":{"attributes":{}}})").error().detail.find("id") != std::string::npos);
+    CHECK(api::parse_parashift_document(R"({"data":{"attributes":{}}})").error().detail.find("id") !=
+          std::string::npos);
   }
 
   TEST_CASE("error bodies give their code at the top level or under error") {

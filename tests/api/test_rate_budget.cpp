@@ -119,7 +119,7 @@ TEST_SUITE("rate budget") {
 
   TEST_CASE("a server clock ahead of ours does not make a 429 wait longer than its window") {
     manual_budget b;
-    b.draw = 0.0;  // no jitter
+    b.draw = 0.0;                                         // no jitter
     const std::int64_t server_now = b.unix_now() + 3600;  // an hour ahead
     rate_observation o;
     o.http_status = 429;

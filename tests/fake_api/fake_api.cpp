@@ -350,8 +350,8 @@ struct fake_api::impl {
 
   static void drop(httplib::Response& res) {
     // Headers go out, then the body is abandoned: the client sees the connection close mid-answer.
-    res.set_content_provider(
-        64, "application/json", [](std::size_t, std::size_t, httplib::DataSink&) { return false; });
+    res.set_content_provider(64, "application/json",
+                             [](std::size_t, std::size_t, httplib::DataSink&) { return false; });
   }
 
   using handler = std::function<void(const httplib::Request&, httplib::Response&)>;
@@ -381,7 +381,7 @@ struct fake_api::impl {
         return;
       }
       const bool authorized = is_parashift ? req.get_header_value("Authorization") == "Bearer " + o.parashift_token
-                                        : req.get_header_value("X-API-Key") == o.api_key;
+                                           : req.get_header_value("X-API-Key") == o.api_key;
       if (!authorized) {
         set_rate_headers(res, peek_window());
         res.status = 401;
@@ -691,7 +691,8 @@ void fake_api::impl::routes() {
   server.Post(R"(/v1/extractions)", api(false, true, [this](const auto& q, auto& r) { submit(q, r); }));
   server.Get(R"(/v1/extractions/([^/]+)/documents/([^/]+))",
              api(false, false, [this](const auto& q, auto& r) { get_document(q, r); }));
-  server.Get(R"(/v1/extractions/([^/]+)/results)", api(false, false, [this](const auto& q, auto& r) { get_results(q, r); }));
+  server.Get(R"(/v1/extractions/([^/]+)/results)",
+             api(false, false, [this](const auto& q, auto& r) { get_results(q, r); }));
   server.Get(R"(/v1/extractions/([^/]+))", api(false, false, [this](const auto& q, auto& r) { get_extraction(q, r); }));
   server.Get(R"(/v2/documents/([^/]+))", api(true, false, [this](const auto& q, auto& r) { parashift_get(q, r); }));
 }
@@ -704,9 +705,9 @@ void fake_api::impl::control_routes() {
     res.set_content(error_json("INVALID_PAYLOAD", why), "application/json");
   };
   server.Get("/_fake/stats", [this](const httplib::Request&, httplib::Response& res) {
-    static constexpr std::array<const char*, 8> endpoints = {"get_document", "get_extraction", "get_results",
-                                                             "list_extractions", "me", "submit",
-                                                             "parashift_document", "other"};
+    static constexpr std::array<const char*, 8> endpoints = {
+        "get_document", "get_extraction", "get_results",        "list_extractions",
+        "me",           "submit",         "parashift_document", "other"};
     obj by_endpoint;
     for (const char* e : endpoints) by_endpoint.num(e, static_cast<std::int64_t>(self->count(e)));
     obj by_status;

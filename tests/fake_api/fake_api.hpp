@@ -88,13 +88,13 @@ struct fake_faults {
 
 /// A scripted answer for the next matching calls, before the fractions apply.
 struct fake_script {
-  int times = 1;                           ///< how many calls it answers
-  std::string path_prefix;                 ///< only calls whose path starts with this; empty: any
-  int status = 503;                        ///< the status to answer; 0: drop the connection
-  std::string vendor_code;                 ///< error code in the body; empty: the usual one for the status
-  std::optional<std::int64_t> reset_unix;  ///< X-RateLimit-Reset to send (429); absent: window end
-  std::chrono::milliseconds delay{0};      ///< answer (or drop) after this
-  std::string body;  ///< the body to send instead of the usual error body (e.g. a broken 200)
+  int times = 1;                               ///< how many calls it answers
+  std::string path_prefix;                     ///< only calls whose path starts with this; empty: any
+  int status = 503;                            ///< the status to answer; 0: drop the connection
+  std::string vendor_code;                     ///< error code in the body; empty: the usual one for the status
+  std::optional<std::int64_t> reset_unix;      ///< X-RateLimit-Reset to send (429); absent: window end
+  std::chrono::milliseconds delay{0};          ///< answer (or drop) after this
+  std::string body;                            ///< the body to send instead of the usual error body (e.g. a broken 200)
   std::map<std::string, std::string> headers;  ///< extra headers (e.g. Idempotent-Replayed)
 };
 

@@ -339,7 +339,8 @@ struct rate_budget_options {
   /// POST /v1/extractions, inside requests_per_minute (the vendor allows 20/min).
   int submissions_per_minute = 20;
   /// When X-RateLimit-Remaining minus the vendor's headroom (Limit - requests_per_minute) drops to
-  /// this or below, calls are spread evenly until Reset instead of running into a 429.
+  /// this (at most a quarter of requests_per_minute) or below, calls are spread evenly until Reset
+  /// instead of running into a 429.
   int slow_down_below = 10;
   /// A wait for Reset (after a 429, or a Remaining of 0) adds a uniform jitter in [0, max] so that
   /// several waiting threads and instances do not all go at the same second.
@@ -483,7 +484,7 @@ class perfectparser_client {
  public:
   /// invalid_argument for an empty key, a base URL that is not http(s)://host[:port][/path], or
   /// non-positive limits; the message names the option.
-  [[nodiscard]] static api_result<perfectparser_client> create(perfectparser_client_options options);
+  [[nodiscard]] static api_result<perfectparser_client> create(const perfectparser_client_options& options);
 
   perfectparser_client(perfectparser_client&&) noexcept;
   perfectparser_client& operator=(perfectparser_client&&) noexcept;
@@ -534,7 +535,7 @@ struct parashift_client_options : api_client_options {
 /// own key's (Parashift publishes no limit; 120/min by default).
 class parashift_client {
  public:
-  [[nodiscard]] static api_result<parashift_client> create(parashift_client_options options);
+  [[nodiscard]] static api_result<parashift_client> create(const parashift_client_options& options);
 
   parashift_client(parashift_client&&) noexcept;
   parashift_client& operator=(parashift_client&&) noexcept;
