@@ -37,7 +37,7 @@ std::string json_quote(std::string_view s) {
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+          (void)std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
           out += buf;
         } else {
           out.push_back(c);
@@ -148,9 +148,10 @@ result<event> extraction_event_of(const pp_extraction& x, std::string_view name,
         ++processing;
       }
     }
-    head += ",\"document_summary\":{\"total\":" + std::to_string(x.documents.size()) +
-            ",\"completed\":" + std::to_string(completed) + ",\"failed\":" + std::to_string(failed) +
-            ",\"processing\":" + std::to_string(processing) + "}";
+    head.append(R"(,"document_summary":{"total":)").append(std::to_string(x.documents.size()));
+    head.append(R"(,"completed":)").append(std::to_string(completed));
+    head.append(R"(,"failed":)").append(std::to_string(failed));
+    head.append(R"(,"processing":)").append(std::to_string(processing)).append("}");
   }
   std::string body;
   if (!splice(body, name, head, x.raw_json)) {
@@ -194,7 +195,7 @@ bool newly_accepted(const result<disposition>& r) {
 std::string random_instance_id() {
   std::random_device rd;
   char buf[32];
-  std::snprintf(buf, sizeof buf, "poller-%08x%08x", rd(), rd());
+  (void)std::snprintf(buf, sizeof buf, "poller-%08x%08x", rd(), rd());
   return buf;
 }
 
@@ -266,7 +267,13 @@ class watching_acceptor final : public acceptor {
       return inner_->accept(std::move(ev), request, handlers);
     }
     result<disposition> r = inner_->accept(std::move(ev), request, handlers);
-    if (r) settle(ext, summary);
+    // Settled on duplicates too: when the store failed here, the sender's retry settles it.
+    if (r) {
+      if (status st = settle(ext, summary); !st) {
+        s_->fail("could not settle extraction " + ext + ": " + st.error().message());
+        return error(errc::store_unavailable, st.error().message());
+      }
+    }
     return r;
   }
 
@@ -274,19 +281,20 @@ class watching_acceptor final : public acceptor {
   // The extraction's terminal webhook came. When it says no more documents finished than the
   // document webhooks counted, nothing is missing: no poll. Otherwise (or when it cannot tell)
   // the extraction stays watched and is polled after the grace period.
-  void settle(const std::string& ext, const std::optional<document_summary>& summary) {
+  // If this failed silently, a job event known to the inbox on an extraction nobody watches would
+  // tell the sweep that nothing is missing: the caller answers 503 instead.
+  status settle(const std::string& ext, const std::optional<document_summary>& summary) {
     if (summary) {
       const auto watched = s_->state->watched(provider::perfectparser, ext);
-      const std::int64_t seen = watched && *watched ? (*watched)->documents_seen : 0;
-      if (watched && seen >= summary->completed + summary->failed) {
-        if (status st = s_->state->unwatch(provider::perfectparser, ext); !st) s_->fail(st.error().message());
-        return;
-      }
+      if (!watched) return watched.error();
+      const std::int64_t seen = *watched ? (*watched)->documents_seen : 0;
+      if (seen >= summary->completed + summary->failed) return s_->state->unwatch(provider::perfectparser, ext);
     }
     watch_entry e;
     e.id = ext;
     e.due_at = s_->time->now() + s_->options.grace;
-    if (auto added = s_->state->watch(e); !added) s_->fail("could not watch extraction " + ext);
+    if (auto added = s_->state->watch(e); !added) return added.error();
+    return {};
   }
 
   // A terminal topic acts once per document, whichever of webhook and poll comes first, even when
@@ -427,6 +435,10 @@ struct poller::impl {
           s->fail("GET document " + key + " failed: " + doc.error().message());
           continue;
         }
+        if (!terminal_document(doc->status)) {  // the list and the document disagree: next time
+          all = false;
+          continue;
+        }
         result<event> ev = document_event_of(*doc, ext_id);
         if (!ev) {
           ++round.errors;
@@ -462,7 +474,9 @@ struct poller::impl {
       result<event> ev = extraction_event_of(*ext, name, key);
       if (!ev) {
         ++round.errors;
-        s->fail("extraction " + ext_id + " gives no " + name + " event: " + ev.error().message());
+        std::string what = "extraction ";
+        what.append(ext_id).append(" gives no ").append(name).append(" event: ").append(ev.error().message());
+        s->fail(what);
         return outcome::open;
       }
       if (!feed(std::move(*ev), into, s->jobs_recovered)) {

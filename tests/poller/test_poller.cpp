@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -474,6 +475,72 @@ TEST_SUITE("poller") {
     CHECK_FALSE(a.round().leader);
     CHECK(b.handled.size() + a.handled.size() == 2);
     CHECK(s.vendor->calls["get_extraction"] == 1);
+  }
+
+  TEST_CASE("a store failure while settling a job webhook answers 503, and the sender's retry settles it") {
+    // The poll role of a store that fails its next watch() call.
+    struct flaky_poll final : hookrx::poll_store {
+      std::shared_ptr<hookrx::memory_store> real;
+      int fail_watch = 0;
+      hookrx::result<bool> watch(const hookrx::watch_entry& e) override {
+        if (fail_watch > 0) {
+          --fail_watch;
+          return hookrx::error(hookrx::errc::store_unavailable, "flaky: down");
+        }
+        return real->watch(e);
+      }
+      hookrx::status note_document(hookrx::provider p, std::string_view id, hookrx::time_point t) override {
+        return real->note_document(p, id, t);
+      }
+      hookrx::result<std::vector<hookrx::watch_entry>> due(std::size_t max) override { return real->due(max); }
+      hookrx::status reschedule(hookrx::provider p, std::string_view id, hookrx::time_point t) override {
+        return real->reschedule(p, id, t);
+      }
+      hookrx::status unwatch(hookrx::provider p, std::string_view id) override { return real->unwatch(p, id); }
+      hookrx::result<std::optional<hookrx::watch_entry>> watched(hookrx::provider p, std::string_view id) override {
+        return real->watched(p, id);
+      }
+      hookrx::result<std::optional<hookrx::time_point>> watermark(std::string_view n) override {
+        return real->watermark(n);
+      }
+      hookrx::status set_watermark(std::string_view n, hookrx::time_point t) override {
+        return real->set_watermark(n, t);
+      }
+      hookrx::result<bool> try_lead(std::string_view n, std::string_view h, std::chrono::milliseconds l) override {
+        return real->try_lead(n, h, l);
+      }
+      hookrx::status resign(std::string_view n, std::string_view h) override { return real->resign(n, h); }
+    };
+    setup s;
+    s.vendor->exts["ext_f"] = {"completed", iso(1), {{"d1"}}};
+    auto flaky = std::make_shared<flaky_poll>();
+    flaky->real = s.store;
+    hookrx::dispatcher handlers;
+    std::vector<std::string> handled;
+    handlers.on_any([&](const hookrx::event& ev) { handled.push_back(ev.key()); });
+    auto box = hookrx::inbox::create(s.store, handlers, {}, s.clock, [] { return 0.5; });
+    auto p = hookrx::poller::create(flaky, s.store, s.store, s.vendor, handlers, instance::defaults(), s.clock);
+    REQUIRE(p.has_value());
+    auto accept = (*p)->wrap(box->acceptor());
+    const auto deliver = [&](const std::string& body) {
+      auto ev = hookrx::parse_event(hookrx::provider::perfectparser, body);
+      REQUIRE(ev.has_value());
+      auto r = accept->accept(std::move(*ev), hookrx::request_view(), handlers);
+      return r ? std::string(hookrx::to_string(*r)) : std::string(hookrx::to_string(r.error().code()));
+    };
+    // The job webhook came, its document's did not: the extraction must end up watched.
+    flaky->fail_watch = 1;
+    CHECK(deliver(job_webhook("ext_f", 1)) == "store_unavailable");
+    CHECK(deliver(job_webhook("ext_f", 1)) == "duplicate");  // the retry: not run twice, but settled
+    s.clock->advance(10min);
+    REQUIRE((*p)->run_once().has_value());
+    while (true) {
+      auto pass = box->process_due();
+      REQUIRE(pass.has_value());
+      if (pass->handled == 0) break;
+    }
+    std::sort(handled.begin(), handled.end());
+    CHECK(handled == std::vector<std::string>{doc_key("ext_f", "d1"), job_key("ext_f")});
   }
 
   TEST_CASE("options that cannot work are refused with the option named") {

@@ -276,6 +276,197 @@ TEST_SUITE("poller end to end") {
     CHECK(api->max_in_window(60s) <= static_cast<std::size_t>(budget_per_minute));
   }
 
+  TEST_CASE("a restart in the middle of a sweep misses nothing and fetches no page twice beyond the overlap") {
+    hookrx::testing::fake_api_options fo;
+    // Short windows: the vendor's Remaining stays high, so the budget has no reason to slow down
+    // (it spreads calls out when our share of a 60 s window runs low, which this test is not about).
+    fo.window = std::chrono::seconds(2);
+    auto api = fake_api::start(fo);
+    REQUIRE(api != nullptr);
+    auto clock = std::make_shared<hookrx::manual_clock>();
+    hookrx_test::temp_db db;
+    hookrx::sqlite_options so;
+    so.path = db.path();
+    // Extractions one minute apart, nobody registered, no webhook: only the sweep finds them.
+    dataset d;
+    for (int i = 0; i < 30; ++i) {
+      auto x = hookrx::testing::make_extraction("ext_sweep_" + std::to_string(100 + i), 2, "completed",
+                                                hookrx::to_iso8601(clock->now() - 3h + std::chrono::minutes(i)));
+      api->put_extraction(x);
+      for (const auto& doc : x.documents) {
+        d.doc_keys.push_back("perfectparser:extraction.document_completed:" + x.extraction_id + ":" + doc.document_id);
+      }
+      d.job_keys.push_back("perfectparser:extraction.job_completed:" + x.extraction_id);
+      d.extractions.push_back(std::move(x));
+    }
+    // The first process dies when its third list call fails (the client's retries used up).
+    struct dies_on_third_page final : hookrx::poller_api {
+      std::shared_ptr<hookrx::poller_api> real;
+      int lists = 0;
+      hookrx::api_result<hookrx::pp_extraction> get_extraction(std::string_view id) override {
+        return real->get_extraction(id);
+      }
+      hookrx::api_result<hookrx::pp_document> get_document(std::string_view e, std::string_view doc) override {
+        return real->get_document(e, doc);
+      }
+      hookrx::api_result<hookrx::pp_extraction_page> list_extractions_page(const hookrx::list_extractions_query& q,
+                                                                           std::string_view c) override {
+        if (++lists == 3) return hookrx::api_errc::transport;
+        return real->list_extractions_page(q, c);
+      }
+      hookrx::api_result<hookrx::parashift_document> get_parashift_document(std::string_view id) override {
+        return real->get_parashift_document(id);
+      }
+    };
+    ledger seen;
+    const auto overlap = 90s;
+    auto options_for = [&](const char* id) {
+      hookrx::poller_options po;
+      po.instance_id = id;
+      po.page_limit = 5;
+      po.sweep_overlap = overlap;
+      return po;
+    };
+    std::size_t lists_before_restart = 0;
+    {
+      auto store = hookrx::sqlite_store::open(so, clock);
+      REQUIRE(store.has_value());
+      hookrx::receiver rx = receiver_instance::make_receiver();
+      rx.on_any([&seen](const hookrx::event& ev, const hookrx::delivery_context& ctx) { seen.record(ev, ctx); });
+      auto box = hookrx::inbox::create(*store, rx.handlers(), {}, clock);
+      auto api_first = std::make_shared<dies_on_third_page>();
+      api_first->real = client_for(*api, make_budget());
+      auto p = hookrx::poller::create(*store, *store, *store, api_first, rx.handlers(), options_for("first"), clock);
+      REQUIRE(p.has_value());
+      (void)(*p)->wrap(box->acceptor());
+      auto r = (*p)->run_once();
+      REQUIRE(r.has_value());
+      CHECK(r->errors == 1);
+      CHECK_FALSE(r->swept);
+      while (true) {
+        auto pass = box->process_due();
+        REQUIRE(pass.has_value());
+        if (pass->handled == 0) break;
+      }
+      CHECK(seen.size() == 10 * 3);  // two pages of five extractions: two documents and a job each
+      auto mark = (*store)->watermark("perfectparser:sweep");
+      REQUIRE(mark.has_value());
+      REQUIRE(mark->has_value());
+      CHECK(hookrx::to_iso8601(**mark) == d.extractions[9].updated_at);
+      lists_before_restart = api->count("list_extractions");
+      CHECK(lists_before_restart == 2);
+    }  // the process is gone; its lease runs out
+    clock->advance(5min);
+    auto store = hookrx::sqlite_store::open(so, clock);
+    REQUIRE(store.has_value());
+    hookrx::receiver rx = receiver_instance::make_receiver();
+    rx.on_any([&seen](const hookrx::event& ev, const hookrx::delivery_context& ctx) { seen.record(ev, ctx); });
+    auto box = hookrx::inbox::create(*store, rx.handlers(), {}, clock);
+    auto p = hookrx::poller::create(*store, *store, *store, client_for(*api, make_budget()), rx.handlers(),
+                                    options_for("second"), clock);
+    REQUIRE(p.has_value());
+    (void)(*p)->wrap(box->acceptor());
+    auto r = (*p)->run_once();
+    REQUIRE(r.has_value());
+    CHECK(r->swept);
+    while (true) {
+      auto pass = box->process_due();
+      REQUIRE(pass.has_value());
+      if (pass->handled == 0) break;
+    }
+    check_exactly_once(seen, d);
+    // The second process starts at the watermark minus the 90 s overlap: extractions 8 and 9
+    // again (60 s and 0 s before the mark), then 10..29: 22 extractions, 5 pages. The first
+    // process's pages before the overlap are not fetched again.
+    CHECK(api->count("list_extractions") - lists_before_restart == 5);
+    // Extractions 8 and 9 were seen again but settled: no request for them.
+    CHECK(api->count("get_extraction") == 30);
+    CHECK(api->count("get_document") == 60);
+  }
+
+  TEST_CASE("Parashift: overdue documents are fetched, and each terminal topic acts once by webhook or poll") {
+    hookrx::testing::fake_api_options fo;
+    fo.window = std::chrono::seconds(2);
+    auto api = fake_api::start(fo);
+    REQUIRE(api != nullptr);
+    auto clock = std::make_shared<hookrx::manual_clock>();
+    hookrx_test::temp_db db;
+    hookrx::sqlite_options so;
+    so.path = db.path();
+    auto store = hookrx::sqlite_store::open(so, clock);
+    REQUIRE(store.has_value());
+    hookrx::parashift_credentials creds;
+    creds.headers = {{"Authorization", {"Bearer hook-token-e2e"}}};
+    auto rx = hookrx::receiver::create(creds);
+    REQUIRE(rx.has_value());
+    ledger seen;
+    rx->on_any([&seen](const hookrx::event& ev, const hookrx::delivery_context& ctx) { seen.record(ev, ctx); });
+    auto box = hookrx::inbox::create(*store, rx->handlers(), {}, clock);
+    hookrx::parashift_client_options co;
+    co.base_url = api->base_url();
+    co.api_key = api->options().parashift_token;
+    co.budget = make_budget();
+    auto ps = hookrx::parashift_client::create(co);
+    REQUIRE_MESSAGE(ps.has_value(), (ps ? std::string() : ps.error().message()));
+    auto p = hookrx::poller::create(
+        *store, *store, *store,
+        hookrx::poller_api_of(nullptr, std::make_shared<hookrx::parashift_client>(std::move(*ps))), rx->handlers(), {},
+        clock);
+    REQUIRE(p.has_value());
+    rx->accept_with((*p)->wrap(box->acceptor()));
+    httplib::Server server;
+    hookrx::mount(server, "/parashift", *rx);
+    const int port = server.bind_to_any_port("127.0.0.1");
+    REQUIRE(port > 0);
+    std::thread serving([&] { server.listen_after_bind(); });
+    auto send = [&](const std::string& body) {
+      httplib::Client c("127.0.0.1", port);
+      auto res = c.Post("/parashift", {{"Authorization", "Bearer hook-token-e2e"}}, body, "application/json");
+      return res ? res->status : 0;
+    };
+    // Ten documents, every third failed. Webhooks: 0-3 on time; 4-9 lost; 8 and 9 arrive after
+    // their poll, with a later updated_at (the document changed): still no second action.
+    std::vector<hookrx::testing::fake_parashift_document> docs;
+    for (int i = 0; i < 10; ++i) {
+      hookrx::testing::fake_parashift_document d;
+      d.id = std::to_string(5000 + i);
+      d.status = i % 3 == 2 ? "failed" : "done";
+      d.updated_at = "2026-06-20T10:00:0" + std::to_string(i) + ".000Z";
+      api->put_parashift_document(d);
+      docs.push_back(d);
+      REQUIRE((*p)->watch_parashift(d.id, clock->now() + 1min));
+    }
+    const auto topic = [](const hookrx::testing::fake_parashift_document& d) {
+      return d.status == "done" ? "processing-finished" : "processing-failed";
+    };
+    for (std::size_t i = 0; i < 4; ++i)
+      CHECK(send(hookrx::testing::parashift_webhook_body(docs[i], topic(docs[i]))) == 202);
+    clock->advance(1min + 5min);  // overdue: expected plus the grace
+    auto r = (*p)->run_once();
+    REQUIRE(r.has_value());
+    CHECK(r->polled == 6);  // the four whose terminal webhook came are no longer watched
+    for (std::size_t i = 8; i < 10; ++i) {
+      auto changed = docs[i];
+      changed.updated_at = "2026-06-20T11:00:00.000Z";
+      CHECK(send(hookrx::testing::parashift_webhook_body(changed, topic(changed))) == 200);
+    }
+    while (true) {
+      auto pass = box->process_due();
+      REQUIRE(pass.has_value());
+      if (pass->handled == 0) break;
+    }
+    server.stop();
+    serving.join();
+    const std::lock_guard<std::mutex> lock(seen.mutex);
+    CHECK(seen.by_key.size() == 10);
+    CHECK(seen.polled.size() == 6);
+    for (const auto& d : docs) {
+      INFO("document " << d.id);
+      CHECK(seen.by_key["parashift:" + std::string(topic(d)) + ":" + d.id + ":" + d.updated_at] == 1);
+    }
+    CHECK(api->count("parashift_document") == 6);
+  }
+
 #ifdef HOOKRX_E2E_POSTGRES
   TEST_CASE("two instances on one PostgreSQL: each document handled once, one poller at a time, one budget") {
     const char* file = std::getenv("HOOKRX_PG_CONNINFO_FILE");
