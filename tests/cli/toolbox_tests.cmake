@@ -41,3 +41,25 @@ if(HOOKRX_INSTALL)
     message(STATUS "hookrx: dpkg-dev not found: the package test (cli.package) is not registered")
   endif()
 endif()
+
+# inbox on PostgreSQL, on the throw-away server of the postgres_server fixture (stores/postgres).
+if(TARGET hookrx::postgres)
+  get_directory_property(toolbox_pg_dir DIRECTORY ${PROJECT_SOURCE_DIR}/stores/postgres DEFINITION HOOKRX_PG_TEST_DIR)
+  if(toolbox_pg_dir)
+    find_package(PostgreSQL REQUIRED)
+    add_executable(hookrx_toolbox_pg_tests
+      ${PROJECT_SOURCE_DIR}/tests/main.cpp
+      ${PROJECT_SOURCE_DIR}/tests/support.cpp
+      ${CMAKE_CURRENT_LIST_DIR}/toolbox_process.cpp
+      ${CMAKE_CURRENT_LIST_DIR}/toolbox_serve.cpp
+      ${CMAKE_CURRENT_LIST_DIR}/test_toolbox_postgres.cpp)
+    target_compile_definitions(hookrx_toolbox_pg_tests PRIVATE HOOKRX_SHARED_DIR="${HOOKRX_SHARED_DIR}"
+      HOOKRX_BINARY="$<TARGET_FILE:hookrx_cli>")
+    target_include_directories(hookrx_toolbox_pg_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+    target_link_libraries(hookrx_toolbox_pg_tests PRIVATE hookrx::hookrx doctest::doctest OpenSSL::Crypto
+      PostgreSQL::PostgreSQL Threads::Threads hookrx_warnings)
+    add_dependencies(hookrx_toolbox_pg_tests hookrx_cli)
+    doctest_discover_tests(hookrx_toolbox_pg_tests PROPERTIES LABELS integration FIXTURES_REQUIRED postgres_server
+      ENVIRONMENT "HOOKRX_PG_CONNINFO_FILE=${toolbox_pg_dir}/conninfo")
+  endif()
+endif()
