@@ -81,7 +81,7 @@ std::vector<std::string> split(std::string_view s, std::string_view seps) {
   return out;
 }
 
-error bad(const std::string& where, const std::string& why) { return error(errc::invalid_config, where + ": " + why); }
+error bad(const std::string& where, const std::string& why) { return {errc::invalid_config, where + ": " + why}; }
 
 // Where a value came from, as the user would spell it there.
 std::string spelled(std::string_view key, std::string_view source) {
@@ -251,6 +251,7 @@ status apply(options& o, const setting_spec& s, const std::vector<std::string>& 
   }
   if (k == "parashift_allow_cidr" || k == "trusted_proxy") {
     std::vector<std::string> cidrs;
+    cidrs.reserve(v.size());
     for (const std::string& c : v) cidrs.push_back(c == "default" ? "34.65.0.0/16" : c);
     (k == "trusted_proxy" ? o.trusted_proxy : o.parashift_allow_cidr) = std::move(cidrs);
     return {};
@@ -334,7 +335,7 @@ result<raw_values> parse_config_text(std::string_view text, std::string_view ori
   for (const auto& [raw_key, node] : table) {
     const std::string key(raw_key.str());
     const std::string where = std::string(origin) + ":" + std::to_string(node.source().begin.line) + " key " + key;
-    std::string name = key;
+    const std::string& name = key;
     const setting_spec* spec = find_setting(name);
     bool is_file = false;
     if (spec == nullptr && name.size() > 5 && name.compare(name.size() - 5, 5, "_file") == 0) {
@@ -424,7 +425,9 @@ result<options> config_loader::load() const {
       const char* direct = env_(var.c_str());
       const char* path = env_(var_file.c_str());
       if (direct != nullptr && *direct != '\0' && path != nullptr && *path != '\0') {
-        return bad(var, "set either " + var + " or " + var_file + ", not both");
+        std::string why = "set either ";
+        why.append(var).append(" or ").append(var_file).append(", not both");
+        return bad(var, why);
       }
       if (direct != nullptr && *direct != '\0') {
         values = s.repeatable ? split(direct, ",") : std::vector<std::string>{trim(direct)};
@@ -436,7 +439,8 @@ result<options> config_loader::load() const {
         values = std::move(*v);
         where = var_file;
       } else if (auto f = file.find(key + "_file"); f != file.end()) {
-        where = file_name + " key " + key + "_file";
+        where = file_name;
+        where.append(" key ").append(key).append("_file");
         result<std::vector<std::string>> v = secret_from_file(s, f->second.front(), where);
         if (!v) return v.error();
         values = std::move(*v);
