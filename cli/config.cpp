@@ -23,7 +23,7 @@ namespace {
 
 const std::vector<setting_spec> all_settings = {
     {"listen", "HOST:PORT to listen on (default 127.0.0.1:8080)"},
-    {"io_threads", "HTTP I/O threads (default 2)"},
+    {"io_threads", "HTTP I/O threads (default: 32 with sqlite/postgresql, one per core with memory:)"},
     {"max_body_bytes", "largest body accepted, in bytes (default 1048576)"},
     {"read_timeout", "seconds a request's header and body may take to arrive (default 10)"},
     {"idle_timeout", "seconds a kept-alive connection may stay silent (default 30)"},
@@ -39,7 +39,7 @@ const std::vector<setting_spec> all_settings = {
     {"max_attempts", "attempts per event before the dead letter (default 8)"},
     {"retry_initial", "seconds before the first retry, doubling with jitter (default 1)"},
     {"retry_max", "longest wait between retries, in seconds (default 300)"},
-    {"workers", "sink worker threads (default 4)"},
+    {"workers", "sink worker threads (default 16)"},
     {"pp_signing_secrets", "PerfectParser signing secrets, comma-separated (rotation)", true, true},
     {"pp_static_secret", "PerfectParser X-Webhook-Secret value", false, true},
     {"parashift_tokens", "Parashift tokens, comma-separated", true, true},
@@ -172,7 +172,7 @@ status apply(options& o, const setting_spec& s, const std::vector<std::string>& 
   const std::string& one = v.back();  // single-valued settings: the last one given wins
   if (k == "listen") return parse_listen(where, one, o);
   if (k == "io_threads" || k == "exec_concurrency" || k == "workers") {
-    const result<long long> n = to_integer(where, one, 1, 256);
+    const result<long long> n = to_integer(where, one, k == "io_threads" ? 0 : 1, 256);
     if (!n) return n.error();
     (k == "io_threads" ? o.io_threads : k == "workers" ? o.workers : o.exec_concurrency) = static_cast<int>(*n);
     return {};

@@ -344,6 +344,10 @@ status service::start(const options& o, const logger& log, metrics& stats) {
   lo.address = o.listen_host;
   lo.port = o.listen_port;
   lo.threads = o.io_threads;
+  if (lo.threads <= 0) {
+    const int cores = static_cast<int>(std::thread::hardware_concurrency());
+    lo.threads = o.store.type == store_url::kind::memory ? std::max(2, cores) : 32;
+  }
   lo.idle_timeout = o.idle_timeout;
   lo.read_timeout = o.read_timeout;
   lo.on_answer = [&stats](std::string_view path, int code) { stats.http_answer(path, code); };
