@@ -7,6 +7,8 @@ namespace hookrx {
 
 std::string_view to_string(provider p) noexcept { return p == provider::perfectparser ? "perfectparser" : "parashift"; }
 
+std::string_view to_string(delivery_origin o) noexcept { return o == delivery_origin::webhook ? "webhook" : "poll"; }
+
 std::string_view to_string(parashift_topic t) noexcept {
   const auto i = static_cast<std::size_t>(t);
   return i < wire::parashift::topics.size() ? wire::parashift::topics[i] : "unknown";
@@ -20,6 +22,7 @@ parashift_topic parse_parashift_topic(std::string_view name) noexcept {
 }
 
 status parse_event(provider source, std::string_view body, event& out) {
+  out.set_origin(delivery_origin::webhook);  // a reused event never passes a poll origin on
   return source == provider::perfectparser ? detail::parse_perfectparser(body, out)
                                            : detail::parse_parashift(body, out);
 }

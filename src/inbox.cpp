@@ -174,6 +174,7 @@ struct inbox::impl {
   result<disposition> offer(event&& ev, const request_view& request) {
     inbox_record rec;
     rec.source = ev.source();
+    rec.origin = ev.origin();
     detail::event_builder::take(ev, rec.event_name, rec.key, rec.body);
     rec.received_at = time->now();
     std::size_t size = 0;  // sized first: appending into a growing string reallocates several times
@@ -204,7 +205,8 @@ struct inbox::impl {
 
   // Runs one leased entry's handlers and records the outcome.
   void process(const inbox_entry& entry, inbox_pass& pass) {
-    const result<event> ev = parse_event(entry.record.source, entry.record.body);
+    result<event> ev = parse_event(entry.record.source, entry.record.body);
+    if (ev) ev->set_origin(entry.record.origin);
     const status outcome = ev ? handlers->dispatch(*ev, entry.attempts) : status(ev.error());
     if (outcome) {
       if (store->ack(entry.id, entry.lease_token, options.retention)) ++pass.handled;

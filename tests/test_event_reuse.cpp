@@ -119,6 +119,20 @@ TEST_SUITE("event reuse") {
     CHECK(successes > 8 * 20);  // most bodies parse: the comparison covers real payloads, not only errors
   }
 
+  TEST_CASE("a reused event that carried a poll origin is a webhook again after the next parse") {
+    hookrx::event ev;
+    REQUIRE(hookrx::parse_event(provider::perfectparser, corpus()[1].body, ev));
+    CHECK(ev.origin() == hookrx::delivery_origin::webhook);
+    ev.set_origin(hookrx::delivery_origin::poll);
+    REQUIRE(hookrx::parse_event(provider::perfectparser, corpus()[0].body, ev));
+    CHECK(ev.origin() == hookrx::delivery_origin::webhook);
+    ev.set_origin(hookrx::delivery_origin::poll);
+    CHECK_FALSE(hookrx::parse_event(provider::perfectparser, "not json", ev));
+    REQUIRE(
+        hookrx::parse_event(provider::parashift, R"({"id":"1","topic":"processing-finished","attributes":{}})", ev));
+    CHECK(ev.origin() == hookrx::delivery_origin::webhook);
+  }
+
   TEST_CASE("a member the new body does not send is absent, not left over from the previous body") {
     hookrx::event ev;
     REQUIRE(hookrx::parse_event(provider::perfectparser, corpus()[0].body, ev));

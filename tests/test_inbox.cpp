@@ -96,6 +96,23 @@ TEST_SUITE("inbox") {
     CHECK(s.run().handled == 0);  // nothing left
   }
 
+  TEST_CASE("an event the poller offered reaches the handler as a poll, a webhook's as a webhook") {
+    inbox_setup s;
+    std::vector<std::string> seen;
+    s.rx.on<hookrx::document_completed>([&](const hookrx::document_completed& d, const hookrx::delivery_context& ctx) {
+      seen.push_back(d.document_id + ":" + std::string(hookrx::to_string(ctx.origin())));
+    });
+    auto polled = hookrx::parse_event(hookrx::provider::perfectparser, doc_body("doc_p"));
+    REQUIRE(polled.has_value());
+    polled->set_origin(hookrx::delivery_origin::poll);
+    auto accepted = s.box->acceptor()->accept(std::move(*polled), hookrx::request_view(), s.rx.handlers());
+    REQUIRE(accepted.has_value());
+    CHECK(*accepted == hookrx::disposition::queued);
+    CHECK(s.rx.handle(delivery("doc_w").view()).status == 202);
+    CHECK(s.run().handled == 2);
+    CHECK(seen == std::vector<std::string>{"doc_p:poll", "doc_w:webhook"});
+  }
+
   TEST_CASE("a retried delivery is acknowledged but not dispatched twice, queued or handled") {
     inbox_setup s;
     int calls = 0;

@@ -30,6 +30,9 @@ struct delivery_context {
   /// 1 for the first attempt; the inbox counts retries from there.
   int attempt = 1;
   [[nodiscard]] const std::string& key() const noexcept { return ev.key(); }
+  /// webhook, or poll when the fallback poller fetched the event because its webhook was missing
+  /// (a non-zero rate of those means webhooks are being lost).
+  [[nodiscard]] delivery_origin origin() const noexcept { return ev.origin(); }
 };
 
 /// Handlers by event type. Register everything before dispatching; dispatch() is then const and

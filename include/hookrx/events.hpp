@@ -25,6 +25,11 @@ namespace hookrx {
 enum class provider : std::uint8_t { perfectparser, parashift };
 [[nodiscard]] std::string_view to_string(provider p) noexcept;
 
+/// How an event reached the receiver: a webhook delivery, or the fallback poller, which fetched the
+/// document from the vendor's API because its webhook was late or lost. Both carry the same key.
+enum class delivery_origin : std::uint8_t { webhook, poll };
+[[nodiscard]] std::string_view to_string(delivery_origin o) noexcept;
+
 /// Counts of an extraction's documents by state.
 struct document_summary {
   std::int64_t total = 0;
@@ -165,6 +170,11 @@ class event {
   /// The body as received, for fields the typed view does not model.
   [[nodiscard]] std::string_view raw_json() const noexcept { return raw_json_; }
   [[nodiscard]] const payload& data() const noexcept { return data_; }
+  /// webhook for every parsed delivery; poll for an event the fallback poller built from a fetched
+  /// document (parse_event() always resets it to webhook, also in a reused event).
+  [[nodiscard]] delivery_origin origin() const noexcept { return origin_; }
+  /// For the poller, and for the inbox restoring a stored event's origin.
+  void set_origin(delivery_origin o) noexcept { origin_ = o; }
 
   template <class T>
   [[nodiscard]] const T* get_if() const noexcept {
@@ -179,6 +189,7 @@ class event {
   friend struct detail::event_builder;  // parsers fill an event in place
   provider source_ = provider::perfectparser;
   bool test_ = false;
+  delivery_origin origin_ = delivery_origin::webhook;
   std::string name_;
   std::string key_;
   std::string raw_json_;

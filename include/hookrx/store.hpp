@@ -6,6 +6,8 @@
 // An `inbox_store` keeps deliveries durably between the 2xx and the handler: offer() stores a
 // delivery and checks its key in one atomic step; workers lease entries, then ack, retry later or
 // dead-letter them.
+// A `poll_store` is the fallback poller's memory: the ids it watches and when each is due, the
+// sweep's watermarks, and a leader lease so that one instance polls at a time.
 //
 // Backends (memory, SQLite, PostgreSQL; Redis for dedup only) are separate targets and all pass
 // the same conformance suite (tests/stores/). Every method is safe to call from any thread. A
@@ -77,6 +79,8 @@ struct inbox_record {
   /// Headers kept for audit and replay, as "Name: value" lines joined by '\n'. Never credentials.
   std::string headers;
   time_point received_at{};
+  /// webhook, or poll for an event the fallback poller fetched; restored on the dispatched event.
+  delivery_origin origin = delivery_origin::webhook;
 };
 
 enum class offer_state : std::uint8_t {
@@ -135,12 +139,65 @@ class inbox_store {
                                                               std::int64_t after_id = 0) = 0;
   /// One entry by id; nullopt when there is none.
   [[nodiscard]] virtual result<std::optional<inbox_entry>> get(std::int64_t id) = 0;
+  /// The entry with idempotency key `key` (queued, leased, dead, or done within retention); nullopt
+  /// when offer() would queue that key as new. The poller skips known keys with it at no API cost.
+  [[nodiscard]] virtual result<std::optional<inbox_entry>> find(std::string_view key) = 0;
   /// Queue a dead-lettered entry again, due now, with its attempts reset. errc::not_found when
   /// there is no dead entry with that id.
   [[nodiscard]] virtual status replay(std::int64_t id) = 0;
   /// Forgets done keys whose retention has ended; returns how many. (A store with both roles
   /// implements one purge_expired() for both.)
   [[nodiscard]] virtual result<std::size_t> purge_expired() = 0;
+};
+
+/// One id the fallback poller watches: a PerfectParser extraction or a Parashift document.
+struct watch_entry {
+  provider source = provider::perfectparser;
+  std::string id;
+  /// When it is polled next.
+  time_point due_at{};
+  /// Polls so far: the poller backs off with it.
+  int polls = 0;
+  /// Document webhooks newly accepted for this extraction (PerfectParser): when the job's webhook
+  /// says as many documents finished, nothing is missing and the extraction needs no poll.
+  int documents_seen = 0;
+  /// When the vendor expected the document to be done (Parashift), if the application said.
+  std::optional<time_point> expected_at;
+};
+
+/// The fallback poller's state, shared by every instance on one store. Times are the store clock's.
+class poll_store {
+ public:
+  virtual ~poll_store() = default;
+
+  /// Watches `e.source`/`e.id` from now on, due at `e.due_at` (its polls and documents_seen are
+  /// ignored: a new entry starts at zero). An id already watched keeps its entry. True when added.
+  [[nodiscard]] virtual result<bool> watch(const watch_entry& e) = 0;
+  /// Counts one more document webhook for an extraction, watching it (due at `due_if_new`) when it
+  /// was not watched yet. Atomic: concurrent calls from several instances all count.
+  [[nodiscard]] virtual status note_document(provider source, std::string_view id, time_point due_if_new) = 0;
+  /// The watched ids due now (due_at <= now), earliest first, at most `max`.
+  [[nodiscard]] virtual result<std::vector<watch_entry>> due(std::size_t max) = 0;
+  /// After a poll that left the id open: one poll more, due again at `next`. not_found when the
+  /// id is not watched.
+  [[nodiscard]] virtual status reschedule(provider source, std::string_view id, time_point next) = 0;
+  /// Stops watching (settled: its terminal events are all accepted). Unknown ids are a no-op.
+  [[nodiscard]] virtual status unwatch(provider source, std::string_view id) = 0;
+  /// The entry, or nullopt when the id is not watched.
+  [[nodiscard]] virtual result<std::optional<watch_entry>> watched(provider source, std::string_view id) = 0;
+
+  /// The watermark called `name` (the sweep's "everything updated before this is accepted"), or
+  /// nullopt when it was never set.
+  [[nodiscard]] virtual result<std::optional<time_point>> watermark(std::string_view name) = 0;
+  /// Sets it, durably, to `at`: callers move it only once what it covers is accepted.
+  [[nodiscard]] virtual status set_watermark(std::string_view name, time_point at) = 0;
+
+  /// Takes or renews the lease `name` for `holder` until now + `lease`. True when `holder` holds it
+  /// now: it was free, its holder's lease had run out, or `holder` held it already (renewed).
+  [[nodiscard]] virtual result<bool> try_lead(std::string_view name, std::string_view holder,
+                                              std::chrono::milliseconds lease) = 0;
+  /// Gives the lease up if `holder` holds it, so another instance can take it at once.
+  [[nodiscard]] virtual status resign(std::string_view name, std::string_view holder) = 0;
 };
 
 }  // namespace hookrx

@@ -68,6 +68,15 @@
 #define HOOKRX_STORE_SUITE "store conformance"
 #endif
 
+// Poll-store cases return early (and say so) on a backend without that role.
+#define HOOKRX_CONFORMANCE_NEEDS_POLL()                                                                       \
+  hookrx::poll_store* const ps = ::hookrx_conformance::poll_of(*this);                                        \
+  if (!ps) {                                                                                                  \
+    MESSAGE(::hookrx_conformance::backend_name<::store_fixture>() << ": no poll store, poller case skipped"); \
+    return;                                                                                                   \
+  }                                                                                                           \
+  static_cast<void>(0)
+
 // Inbox cases return early (and say so) on a dedup-only backend.
 #define HOOKRX_CONFORMANCE_NEEDS_INBOX()                                                                  \
   if (!inbox) {                                                                                           \
@@ -99,6 +108,21 @@ const char* backend_name() {
     return F::backend;
   } else {
     return "store";
+  }
+}
+
+template <class F, class = void>
+struct has_poll : std::false_type {};
+template <class F>
+struct has_poll<F, std::void_t<decltype(std::declval<F&>().poll)>> : std::true_type {};
+
+/// The fixture's `poll` store (the poller's role), or nullptr for a backend without it.
+template <class F>
+hookrx::poll_store* poll_of(F& f) {
+  if constexpr (has_poll<F>::value) {
+    return f.poll.get();
+  } else {
+    return nullptr;
   }
 }
 
@@ -249,6 +273,7 @@ inline void check_record(const hookrx::inbox_record& got, const hookrx::inbox_re
   CHECK(got.body.size() == want.body.size());
   CHECK_MESSAGE(first_difference(got.body, want.body) == -1, "the body differs from the one offered");
   CHECK(ms_of(got.received_at) == ms_of(want.received_at));
+  CHECK(got.origin == want.origin);
 }
 
 // --- threads ------------------------------------------------------------------------------------
@@ -702,6 +727,203 @@ TEST_SUITE(HOOKRX_STORE_SUITE) {
     const auto leased = lease_one(*inbox);
     check_record(leased.record, rec);
     check_record(must_find(*inbox, leased.id).record, rec);
+  }
+
+  TEST_CASE_FIXTURE(::store_fixture, "a record's origin round-trips: a polled event leases as a poll") {
+    HOOKRX_CONFORMANCE_NEEDS_INBOX();
+    auto polled = make_record("pp:polled");
+    polled.origin = hookrx::delivery_origin::poll;
+    must_offer(*inbox, make_record("pp:webhook"));
+    must_offer(*inbox, polled);
+    const auto leased = must_lease(*inbox, 2);
+    REQUIRE(leased.size() == 2);
+    CHECK(leased[0].record.origin == hookrx::delivery_origin::webhook);
+    CHECK(leased[1].record.origin == hookrx::delivery_origin::poll);
+    check_record(must_find(*inbox, leased[1].id).record, polled);
+  }
+
+  // --- inbox: find by key ---------------------------------------------------------------------------
+
+  TEST_CASE_FIXTURE(::store_fixture, "find by key answers the entry in every state, and nothing for unknown keys") {
+    HOOKRX_CONFORMANCE_NEEDS_INBOX();
+    auto none = inbox->find("pp:unknown");
+    REQUIRE(none.has_value());
+    CHECK_FALSE(none->has_value());
+    must_offer(*inbox, make_record("pp:a"));
+    must_offer(*inbox, make_record("pp:b"));
+    const auto state_of = [&](const std::string& key) -> std::string {
+      auto r = inbox->find(key);
+      if (!r) return failure(r.error());
+      if (!*r) return "none";
+      CHECK((*r)->record.key == key);
+      return name((*r)->state);
+    };
+    CHECK(state_of("pp:a") == "queued");
+    CHECK(state_of("pp:A") == "none");
+    const auto a = lease_one(*inbox);
+    CHECK(state_of("pp:a") == "leased");
+    REQUIRE(outcome(inbox->ack(a.id, a.lease_token, retention_1h)) == "ok");
+    CHECK(state_of("pp:a") == "done");
+    const auto b = lease_one(*inbox);
+    REQUIRE(outcome(inbox->dead_letter(b.id, b.lease_token, "boom")) == "ok");
+    CHECK(state_of("pp:b") == "dead");
+    clock->advance(retention_1h + one_ms);
+    CHECK(state_of("pp:a") == "none");  // past retention: offer() would queue it as new
+    CHECK(state_of("pp:b") == "dead");
+  }
+
+  // --- poll store: watch list ---------------------------------------------------------------------
+
+  TEST_CASE_FIXTURE(::store_fixture, "a watched id is added once and is due only from its due time") {
+    HOOKRX_CONFORMANCE_NEEDS_POLL();
+    hookrx::watch_entry e;
+    e.id = "ext_1";
+    e.due_at = clock->now() + minutes(5);
+    e.polls = 7;  // ignored: a new entry starts at zero
+    auto added = ps->watch(e);
+    REQUIRE(added.has_value());
+    CHECK(*added);
+    hookrx::watch_entry again = e;
+    again.due_at = clock->now();
+    added = ps->watch(again);
+    REQUIRE(added.has_value());
+    CHECK_FALSE(*added);  // kept as it was: not due now
+    auto due = ps->due(10);
+    REQUIRE(due.has_value());
+    CHECK(due->empty());
+    clock->advance(minutes(5));
+    due = ps->due(10);
+    REQUIRE(due.has_value());
+    REQUIRE(due->size() == 1);
+    CHECK((*due)[0].id == "ext_1");
+    CHECK((*due)[0].source == hookrx::provider::perfectparser);
+    CHECK((*due)[0].polls == 0);
+    CHECK((*due)[0].documents_seen == 0);
+    CHECK_FALSE((*due)[0].expected_at.has_value());
+    CHECK(ms_of((*due)[0].due_at) == ms_of(e.due_at));
+  }
+
+  TEST_CASE_FIXTURE(::store_fixture, "due ids come earliest first, at most max, and providers keep separate ids") {
+    HOOKRX_CONFORMANCE_NEEDS_POLL();
+    for (int i = 0; i < 5; ++i) {
+      hookrx::watch_entry e;
+      e.id = "id_" + std::to_string(i);
+      e.due_at = clock->now() - seconds(10 * (5 - i));  // id_0 is the earliest
+      REQUIRE(ps->watch(e).has_value());
+    }
+    hookrx::watch_entry doc;
+    doc.source = hookrx::provider::parashift;
+    doc.id = "id_0";
+    doc.due_at = clock->now();
+    doc.expected_at = clock->now() - minutes(1);
+    auto added = ps->watch(doc);
+    REQUIRE(added.has_value());
+    CHECK(*added);
+    auto due = ps->due(3);
+    REQUIRE(due.has_value());
+    REQUIRE(due->size() == 3);
+    CHECK((*due)[0].id == "id_0");
+    CHECK((*due)[1].id == "id_1");
+    CHECK((*due)[2].id == "id_2");
+    due = ps->due(100);
+    REQUIRE(due.has_value());
+    REQUIRE(due->size() == 6);
+    CHECK((*due)[5].source == hookrx::provider::parashift);
+    REQUIRE((*due)[5].expected_at.has_value());
+    CHECK(ms_of(*(*due)[5].expected_at) == ms_of(*doc.expected_at));
+  }
+
+  TEST_CASE_FIXTURE(::store_fixture, "reschedule counts a poll and moves the due time; unwatch forgets the id") {
+    HOOKRX_CONFORMANCE_NEEDS_POLL();
+    hookrx::watch_entry e;
+    e.id = "ext_r";
+    e.due_at = clock->now();
+    REQUIRE(ps->watch(e).has_value());
+    REQUIRE(outcome(ps->reschedule(e.source, "ext_r", clock->now() + minutes(2))) == "ok");
+    auto w = ps->watched(e.source, "ext_r");
+    REQUIRE(w.has_value());
+    REQUIRE(w->has_value());
+    CHECK((*w)->polls == 1);
+    CHECK(ms_of((*w)->due_at) == ms_of(clock->now() + minutes(2)));
+    auto due = ps->due(10);
+    REQUIRE(due.has_value());
+    CHECK(due->empty());
+    CHECK(outcome(ps->reschedule(e.source, "ext_unknown", clock->now())) == "error: not_found");
+    CHECK(outcome(ps->reschedule(hookrx::provider::parashift, "ext_r", clock->now())) == "error: not_found");
+    REQUIRE(outcome(ps->unwatch(e.source, "ext_r")) == "ok");
+    w = ps->watched(e.source, "ext_r");
+    REQUIRE(w.has_value());
+    CHECK_FALSE(w->has_value());
+    CHECK(outcome(ps->unwatch(e.source, "ext_r")) == "ok");  // a no-op the second time
+  }
+
+  TEST_CASE_FIXTURE(::store_fixture,
+                    "note_document watches a new extraction and counts every document, also concurrently") {
+    HOOKRX_CONFORMANCE_NEEDS_POLL();
+    const auto due_at = clock->now() + minutes(10);
+    run_threads(8, [&](int) {
+      for (int i = 0; i < 5; ++i) (void)ps->note_document(hookrx::provider::perfectparser, "ext_n", due_at);
+    });
+    auto w = ps->watched(hookrx::provider::perfectparser, "ext_n");
+    REQUIRE(w.has_value());
+    REQUIRE(w->has_value());
+    CHECK((*w)->documents_seen == 40);
+    CHECK(ms_of((*w)->due_at) == ms_of(due_at));
+    CHECK((*w)->polls == 0);
+  }
+
+  // --- poll store: watermarks and the leader lease ------------------------------------------------
+
+  TEST_CASE_FIXTURE(::store_fixture, "a watermark is unset until set, then keeps the last value to the millisecond") {
+    HOOKRX_CONFORMANCE_NEEDS_POLL();
+    auto w = ps->watermark("sweep:perfectparser");
+    REQUIRE(w.has_value());
+    CHECK_FALSE(w->has_value());
+    const hookrx::time_point t1 = hookrx::time_point(milliseconds(1'767'225'600'123));
+    REQUIRE(outcome(ps->set_watermark("sweep:perfectparser", t1)) == "ok");
+    REQUIRE(outcome(ps->set_watermark("other", t1 + hours(1))) == "ok");
+    w = ps->watermark("sweep:perfectparser");
+    REQUIRE(w.has_value());
+    REQUIRE(w->has_value());
+    CHECK(ms_of(**w) == ms_of(t1));
+    REQUIRE(outcome(ps->set_watermark("sweep:perfectparser", t1 + milliseconds(1))) == "ok");
+    w = ps->watermark("sweep:perfectparser");
+    REQUIRE(w.has_value());
+    REQUIRE(w->has_value());
+    CHECK(ms_of(**w) == ms_of(t1) + 1);
+  }
+
+  TEST_CASE_FIXTURE(::store_fixture,
+                    "one holder leads at a time; the lease is renewed by its holder and taken over once it runs out") {
+    HOOKRX_CONFORMANCE_NEEDS_POLL();
+    const auto lead = [&](const char* holder) -> std::string {
+      auto r = ps->try_lead("poller", holder, seconds(30));
+      if (!r) return failure(r.error());
+      return *r ? "leads" : "follows";
+    };
+    CHECK(lead("a") == "leads");
+    CHECK(lead("b") == "follows");
+    clock->advance(seconds(20));
+    CHECK(lead("a") == "leads");  // renewed: until now + 30 s
+    clock->advance(seconds(20));
+    CHECK(lead("b") == "follows");
+    clock->advance(seconds(10) + one_ms);
+    CHECK(lead("b") == "leads");  // a stopped renewing: b takes over
+    CHECK(lead("a") == "follows");
+    REQUIRE(outcome(ps->resign("poller", "a")) == "ok");  // not the holder: no effect
+    CHECK(lead("a") == "follows");
+    REQUIRE(outcome(ps->resign("poller", "b")) == "ok");
+    CHECK(lead("a") == "leads");
+  }
+
+  TEST_CASE_FIXTURE(::store_fixture, "of 16 instances racing for the lease exactly one leads") {
+    HOOKRX_CONFORMANCE_NEEDS_POLL();
+    std::atomic<int> leaders{0};
+    run_threads(16, [&](int i) {
+      auto r = ps->try_lead("race", "holder-" + std::to_string(i), seconds(30));
+      if (r && *r) leaders.fetch_add(1);
+    });
+    CHECK(leaders.load() == 1);
   }
 
   TEST_CASE_FIXTURE(::store_fixture, "received_at keeps at least millisecond precision") {

@@ -22,6 +22,7 @@ struct store_fixture {
   std::shared_ptr<hookrx::memory_store> store = hookrx::memory_store::create({}, clock);
   std::shared_ptr<hookrx::dedup_store> dedup = store;
   std::shared_ptr<hookrx::inbox_store> inbox = store;
+  std::shared_ptr<hookrx::poll_store> poll = store;
 };
 
 #define HOOKRX_STORE_SUITE "memory store conformance"

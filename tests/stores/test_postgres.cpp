@@ -218,11 +218,13 @@ struct store_fixture {
   std::shared_ptr<hookrx::postgres_store> store;
   std::shared_ptr<hookrx::dedup_store> dedup;
   std::shared_ptr<hookrx::inbox_store> inbox;
+  std::shared_ptr<hookrx::poll_store> poll;
 
   store_fixture() {
     store = open_or_fail(options_for(test_conninfo(), fresh_schema()), clock);
     dedup = store;
     inbox = store;
+    poll = store;
   }
 };
 

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include <sqlite3.h>
+
 #include "../temp_db.hpp"
 #include "hookrx/sqlite_store.hpp"
 
@@ -43,10 +45,44 @@ struct store_fixture {
   std::shared_ptr<hookrx::sqlite_store> store = open_store(db.path(), clock);
   std::shared_ptr<hookrx::dedup_store> dedup = store;
   std::shared_ptr<hookrx::inbox_store> inbox = store;
+  std::shared_ptr<hookrx::poll_store> poll = store;
 };
 #include "conformance_cases.hpp"
 
 TEST_SUITE("sqlite store") {
+  TEST_CASE("a database made before the origin column opens, keeps its entries and gains the column") {
+    temp_db db;
+    {
+      sqlite3* raw = nullptr;
+      REQUIRE(sqlite3_open(db.path().c_str(), &raw) == SQLITE_OK);
+      // The inbox table as the first release created it, with one queued delivery.
+      const char* old_schema = R"sql(
+CREATE TABLE hookrx_inbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, provider INTEGER NOT NULL,
+  event_name TEXT NOT NULL, body BLOB, headers TEXT NOT NULL, received_at INTEGER NOT NULL,
+  state INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,
+  lease_until INTEGER NOT NULL DEFAULT 0, lease_token INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '', expires_at INTEGER NOT NULL DEFAULT 0);
+INSERT INTO hookrx_inbox (key, provider, event_name, body, headers, received_at, state, next_attempt_at)
+VALUES ('old-key', 0, 'x', '{}', '', 0, 0, 0);)sql";
+      CHECK(sqlite3_exec(raw, old_schema, nullptr, nullptr, nullptr) == SQLITE_OK);
+      sqlite3_close(raw);
+    }
+    auto clock = std::make_shared<hookrx::manual_clock>();
+    auto store = open_store(db.path(), clock);
+    auto polled = record("new-key");
+    polled.origin = hookrx::delivery_origin::poll;
+    auto offered = store->offer(polled);
+    REQUIRE(offered.has_value());
+    CHECK(*offered == hookrx::offer_state::queued);
+    auto leased = store->lease(10, std::chrono::seconds(30));
+    REQUIRE(leased.has_value());
+    REQUIRE(leased->size() == 2);
+    CHECK((*leased)[0].record.key == "old-key");
+    CHECK((*leased)[0].record.origin == hookrx::delivery_origin::webhook);
+    CHECK((*leased)[1].record.origin == hookrx::delivery_origin::poll);
+  }
+
   TEST_CASE("queued deliveries survive closing and reopening the database") {
     temp_db db;
     auto clock = std::make_shared<hookrx::manual_clock>();

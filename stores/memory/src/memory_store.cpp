@@ -18,6 +18,7 @@
 #include <deque>
 #include <functional>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -280,6 +281,12 @@ struct memory_store::impl {
   std::set<std::pair<tick, std::int64_t>> done_order;  // done by end of retention
   std::array<std::set<std::int64_t>, 4> by_state;      // ids per entry_state, for list()
   std::int64_t next_id = 1;
+
+  // The poller's state: a few entries per watched extraction, not bounded by `capacity`.
+  std::mutex poll_mutex;
+  std::map<std::pair<provider, std::string>, watch_entry, std::less<>> watches;
+  std::map<std::string, time_point, std::less<>> watermarks;
+  std::map<std::string, std::pair<std::string, time_point>, std::less<>> leaders;
 
   impl() = default;
   impl(const impl&) = delete;
@@ -693,6 +700,18 @@ result<std::optional<inbox_entry>> memory_store::get(std::int64_t id) {
   return std::optional<inbox_entry>(x->entry);
 }
 
+result<std::optional<inbox_entry>> memory_store::find(std::string_view key) {
+  impl& m = *impl_;
+  const std::string k(key);
+  const std::lock_guard<inbox_lock> lock(m.inbox_mutex);
+  const inbox_item* x = m.find(k, hash_key(k));
+  // A done key past its retention is new to offer(), so it is unknown here too.
+  if (x == nullptr || (x->entry.state == entry_state::done && m.now() >= x->done_until)) {
+    return std::optional<inbox_entry>();
+  }
+  return std::optional<inbox_entry>(x->entry);
+}
+
 status memory_store::replay(std::int64_t id) {
   impl& m = *impl_;
   const std::lock_guard<inbox_lock> lock(m.inbox_mutex);
@@ -706,6 +725,92 @@ status memory_store::replay(std::int64_t id) {
   const tick t = m.now();
   e.next_attempt_at = at(t);
   m.queue_at(*x, t);
+  return {};
+}
+
+// --- poller --------------------------------------------------------------------------------------
+
+result<bool> memory_store::watch(const watch_entry& e) {
+  const std::lock_guard<std::mutex> lock(impl_->poll_mutex);
+  watch_entry fresh = e;
+  fresh.polls = 0;
+  fresh.documents_seen = 0;
+  return impl_->watches.try_emplace({e.source, e.id}, std::move(fresh)).second;
+}
+
+status memory_store::note_document(provider source, std::string_view id, time_point due_if_new) {
+  const std::lock_guard<std::mutex> lock(impl_->poll_mutex);
+  auto [it, added] = impl_->watches.try_emplace({source, std::string(id)});
+  if (added) {
+    it->second.source = source;
+    it->second.id = std::string(id);
+    it->second.due_at = due_if_new;
+  }
+  ++it->second.documents_seen;
+  return {};
+}
+
+result<std::vector<watch_entry>> memory_store::due(std::size_t max) {
+  const time_point now = impl_->time->now();
+  const std::lock_guard<std::mutex> lock(impl_->poll_mutex);
+  std::vector<watch_entry> out;
+  for (const auto& kv : impl_->watches) {
+    if (kv.second.due_at <= now) out.push_back(kv.second);
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const watch_entry& a, const watch_entry& b) { return a.due_at < b.due_at; });
+  if (out.size() > max) out.resize(max);
+  return out;
+}
+
+status memory_store::reschedule(provider source, std::string_view id, time_point next) {
+  const std::lock_guard<std::mutex> lock(impl_->poll_mutex);
+  auto it = impl_->watches.find(std::make_pair(source, std::string(id)));
+  if (it == impl_->watches.end()) return error(errc::not_found, "memory: that id is not watched");
+  ++it->second.polls;
+  it->second.due_at = next;
+  return {};
+}
+
+status memory_store::unwatch(provider source, std::string_view id) {
+  const std::lock_guard<std::mutex> lock(impl_->poll_mutex);
+  impl_->watches.erase(std::make_pair(source, std::string(id)));
+  return {};
+}
+
+result<std::optional<watch_entry>> memory_store::watched(provider source, std::string_view id) {
+  const std::lock_guard<std::mutex> lock(impl_->poll_mutex);
+  auto it = impl_->watches.find(std::make_pair(source, std::string(id)));
+  if (it == impl_->watches.end()) return std::optional<watch_entry>();
+  return std::optional<watch_entry>(it->second);
+}
+
+result<std::optional<time_point>> memory_store::watermark(std::string_view name) {
+  const std::lock_guard<std::mutex> lock(impl_->poll_mutex);
+  auto it = impl_->watermarks.find(name);
+  if (it == impl_->watermarks.end()) return std::optional<time_point>();
+  return std::optional<time_point>(it->second);
+}
+
+status memory_store::set_watermark(std::string_view name, time_point at) {
+  const std::lock_guard<std::mutex> lock(impl_->poll_mutex);
+  impl_->watermarks.insert_or_assign(std::string(name), at);
+  return {};
+}
+
+result<bool> memory_store::try_lead(std::string_view name, std::string_view holder, std::chrono::milliseconds lease) {
+  const time_point now = impl_->time->now();
+  const std::lock_guard<std::mutex> lock(impl_->poll_mutex);
+  auto it = impl_->leaders.find(name);
+  if (it != impl_->leaders.end() && it->second.first != holder && now < it->second.second) return false;
+  impl_->leaders.insert_or_assign(std::string(name), std::make_pair(std::string(holder), at(add(ticks(now), lease))));
+  return true;
+}
+
+status memory_store::resign(std::string_view name, std::string_view holder) {
+  const std::lock_guard<std::mutex> lock(impl_->poll_mutex);
+  auto it = impl_->leaders.find(name);
+  if (it != impl_->leaders.end() && it->second.first == holder) impl_->leaders.erase(it);
   return {};
 }
 

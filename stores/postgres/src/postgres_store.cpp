@@ -140,6 +140,17 @@ enum op : std::size_t {
   op_purge_inbox,
   op_purge_dedup,
   op_tables_exist,
+  op_find,
+  op_watch,
+  op_note_document,
+  op_due,
+  op_reschedule,
+  op_unwatch,
+  op_watched,
+  op_watermark,
+  op_set_watermark,
+  op_try_lead,
+  op_resign,
   op_count,
 };
 
@@ -156,7 +167,7 @@ std::string expand(std::string text, const std::vector<std::pair<std::string, st
 
 constexpr const char* entry_columns =
     "i.id, i.key, i.provider, i.event_name, i.body, i.headers, i.received_at, i.state, i.attempts, "
-    "i.next_attempt_at, i.lease_until, i.lease_token, i.last_error";
+    "i.next_attempt_at, i.lease_until, i.lease_token, i.last_error, i.origin";
 
 // The state changes that need the lease token: the update, and whether the id exists at all, so
 // that a stale token reads in_progress and an unknown id not_found. $1 id, $2 token.
@@ -200,16 +211,16 @@ DELETE FROM {dedup} WHERE key_hash = sha256($1) AND token = $2 AND state = 0)sql
   // whose retention ended (not purged yet) is new again: queued afresh under a new id.
   def(op_offer, "offer", R"sql(
 INSERT INTO {inbox} AS i
-  (key_hash, key, provider, event_name, body, headers, received_at, state, attempts, next_attempt_at)
-VALUES (sha256($1), $1, $2, $3, $4, $5, $6, 0, 0, $7)
+  (key_hash, key, provider, event_name, body, headers, received_at, state, attempts, next_attempt_at, origin)
+VALUES (sha256($1), $1, $2, $3, $4, $5, $6, 0, 0, $7, $8)
 ON CONFLICT (key_hash) DO UPDATE SET
-  id = DEFAULT, provider = EXCLUDED.provider, event_name = EXCLUDED.event_name, body = EXCLUDED.body,
+  id = DEFAULT, provider = EXCLUDED.provider, origin = EXCLUDED.origin, event_name = EXCLUDED.event_name, body = EXCLUDED.body,
   headers = EXCLUDED.headers, received_at = EXCLUDED.received_at, state = 0, attempts = 0,
   next_attempt_at = EXCLUDED.next_attempt_at, lease_until = 0, lease_token = 0, last_error = ''::bytea,
   expires_at = 0
   WHERE i.state = 2 AND i.expires_at <= $7
 RETURNING i.id)sql",
-      {oid_bytea, oid_int2, oid_bytea, oid_bytea, oid_bytea, oid_int8, oid_int8});
+      {oid_bytea, oid_int2, oid_bytea, oid_bytea, oid_bytea, oid_int8, oid_int8, oid_int2});
   // $1 now, $2 max, $3 lease end, $4 token base. A queued entry is due at next_attempt_at, a
   // leased one when its lease runs out; oldest due first. SKIP LOCKED: concurrent leasers (other
   // threads or processes) take different rows and never wait for each other.
@@ -255,8 +266,48 @@ DELETE FROM {inbox} WHERE id IN (SELECT id FROM {inbox} WHERE state = 2 AND expi
   def(op_purge_dedup, "purge_dedup", R"sql(
 DELETE FROM {dedup} WHERE key_hash IN (SELECT key_hash FROM {dedup} WHERE expires_at <= $1 LIMIT $2))sql",
       {oid_int8, oid_int8});
+  // $1 key, $2 now. A done key past its retention is new to offer(), so it is unknown here too.
+  def(op_find, "find", R"sql(
+SELECT {cols} FROM {inbox} AS i WHERE i.key_hash = sha256($1) AND NOT (i.state = 2 AND i.expires_at <= $2))sql",
+      {oid_bytea, oid_int8});
+  // $1 provider, $2 id, $3 due, $4 expected_at, $5 1 when expected_at is set.
+  def(op_watch, "watch", R"sql(
+INSERT INTO {watch} (provider, id, due_at, expected_at) VALUES ($1, $2, $3, CASE WHEN $5 = 1 THEN $4 END)
+ON CONFLICT (provider, id) DO NOTHING RETURNING 1)sql",
+      {oid_int2, oid_bytea, oid_int8, oid_int8, oid_int2});
+  def(op_note_document, "note_document", R"sql(
+INSERT INTO {watch} AS w (provider, id, due_at, documents_seen) VALUES ($1, $2, $3, 1)
+ON CONFLICT (provider, id) DO UPDATE SET documents_seen = w.documents_seen + 1)sql",
+      {oid_int2, oid_bytea, oid_int8});
+  // $1 now, $2 max.
+  def(op_due, "due", R"sql(
+SELECT provider, id, due_at, polls, documents_seen, expected_at FROM {watch} WHERE due_at <= $1
+ORDER BY due_at, provider, id LIMIT $2)sql",
+      {oid_int8, oid_int8});
+  def(op_reschedule, "reschedule", R"sql(
+UPDATE {watch} SET polls = polls + 1, due_at = $3 WHERE provider = $1 AND id = $2 RETURNING 1)sql",
+      {oid_int2, oid_bytea, oid_int8});
+  def(op_unwatch, "unwatch", "DELETE FROM {watch} WHERE provider = $1 AND id = $2", {oid_int2, oid_bytea});
+  def(op_watched, "watched", R"sql(
+SELECT provider, id, due_at, polls, documents_seen, expected_at FROM {watch} WHERE provider = $1 AND id = $2)sql",
+      {oid_int2, oid_bytea});
+  def(op_watermark, "watermark", "SELECT at FROM {watermark} WHERE name = $1", {oid_bytea});
+  def(op_set_watermark, "set_watermark", R"sql(
+INSERT INTO {watermark} (name, at) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET at = EXCLUDED.at)sql",
+      {oid_bytea, oid_int8});
+  // $1 name, $2 holder, $3 lease end, $4 now: taken when free, expired, or already ours.
+  def(op_try_lead, "try_lead", R"sql(
+INSERT INTO {leader} AS l (name, holder, until) VALUES ($1, $2, $3)
+ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
+  WHERE l.holder = EXCLUDED.holder OR l.until <= $4
+RETURNING 1)sql",
+      {oid_bytea, oid_bytea, oid_int8, oid_int8});
+  def(op_resign, "resign", "DELETE FROM {leader} WHERE name = $1 AND holder = $2", {oid_bytea, oid_bytea});
   def(op_tables_exist, "tables_exist", R"sql(
-SELECT to_regclass('{dedup}') IS NOT NULL AND to_regclass('{inbox}') IS NOT NULL)sql",
+SELECT to_regclass('{dedup}') IS NOT NULL AND to_regclass('{inbox}') IS NOT NULL AND
+  to_regclass('{watch}') IS NOT NULL AND to_regclass('{watermark}') IS NOT NULL AND
+  to_regclass('{leader}') IS NOT NULL AND EXISTS (
+  SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('{inbox}') AND attname = 'origin' AND NOT attisdropped))sql",
       {});
   return s;
 }
@@ -292,8 +343,23 @@ CREATE TABLE IF NOT EXISTS {inbox} (
   lease_until bigint NOT NULL DEFAULT 0,
   lease_token bigint NOT NULL DEFAULT 0,
   last_error bytea NOT NULL DEFAULT ''::bytea,
-  expires_at bigint NOT NULL DEFAULT 0  -- retention end (done)
+  expires_at bigint NOT NULL DEFAULT 0, -- retention end (done)
+  origin smallint NOT NULL DEFAULT 0    -- 0 webhook, 1 poll
 );
+CREATE TABLE IF NOT EXISTS {watch} (
+  provider smallint NOT NULL,
+  id bytea NOT NULL,
+  due_at bigint NOT NULL,
+  polls integer NOT NULL DEFAULT 0,
+  documents_seen integer NOT NULL DEFAULT 0,
+  expected_at bigint,
+  PRIMARY KEY (provider, id)
+);
+CREATE INDEX IF NOT EXISTS {prefix_watch_due} ON {watch} (due_at);
+CREATE TABLE IF NOT EXISTS {watermark} (name bytea PRIMARY KEY, at bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS {leader} (name bytea PRIMARY KEY, holder bytea NOT NULL, until bigint NOT NULL);
+-- Tables made by an older version lack the columns added since.
+ALTER TABLE {inbox} ADD COLUMN IF NOT EXISTS origin smallint NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS {prefix_inbox_queued} ON {inbox} (next_attempt_at, id) WHERE state = 0;
 CREATE INDEX IF NOT EXISTS {prefix_inbox_leased} ON {inbox} (lease_until, id) WHERE state = 1;
 CREATE INDEX IF NOT EXISTS {prefix_inbox_state} ON {inbox} (state, id);
@@ -315,7 +381,19 @@ inbox_entry read_entry(const PGresult* r, int row) {
   e.lease_until = from_ms(pg::get_int(r, row, 10));
   e.lease_token = as_unsigned(pg::get_int(r, row, 11));
   e.last_error = pg::get_bytes(r, row, 12);
+  e.record.origin = pg::get_int(r, row, 13) == 1 ? delivery_origin::poll : delivery_origin::webhook;
   if (e.state != entry_state::leased) e.lease_until = time_point{};
+  return e;
+}
+
+watch_entry read_watch(const PGresult* r, int row) {
+  watch_entry e;
+  e.source = pg::get_int(r, row, 0) == 1 ? provider::parashift : provider::perfectparser;
+  e.id = pg::get_bytes(r, row, 1);
+  e.due_at = from_ms(pg::get_int(r, row, 2));
+  e.polls = static_cast<int>(pg::get_int(r, row, 3));
+  e.documents_seen = static_cast<int>(pg::get_int(r, row, 4));
+  if (PQgetisnull(r, row, 5) == 0) e.expected_at = from_ms(pg::get_int(r, row, 5));
   return e;
 }
 
@@ -387,9 +465,16 @@ result<std::shared_ptr<postgres_store>> postgres_store::open(postgres_options op
   const std::string& prefix = options.table_prefix;
   const std::string dedup = quoted(options.schema) + "." + quoted(prefix + "dedup");
   const std::string inbox = quoted(options.schema) + "." + quoted(prefix + "inbox");
+  const std::string watch = quoted(options.schema) + "." + quoted(prefix + "watch");
+  const std::string watermark = quoted(options.schema) + "." + quoted(prefix + "watermark");
+  const std::string leader = quoted(options.schema) + "." + quoted(prefix + "leader");
   const std::vector<std::pair<std::string, std::string>> vars = {
       {"{dedup}", dedup},
       {"{inbox}", inbox},
+      {"{watch}", watch},
+      {"{watermark}", watermark},
+      {"{leader}", leader},
+      {"{prefix_watch_due}", quoted(prefix + "watch_due")},
       {"{cols}", entry_columns},
       {"{schema}", quoted(options.schema)},
       {"{lock}", ddl_lock_key},
@@ -475,6 +560,7 @@ result<offer_state> postgres_store::offer(inbox_record rec) {
   p.add_bytes(rec.headers);
   p.add_i64(to_ms(rec.received_at));
   p.add_i64(impl_->now_ms());
+  p.add_i16(static_cast<std::int16_t>(rec.origin));
   // Autocommit with the server's synchronous_commit: the row is durable when the reply comes.
   auto r = impl_->run(op_offer, p);
   if (!r) return r.error();
@@ -496,7 +582,7 @@ result<std::vector<inbox_entry>> postgres_store::lease(std::size_t max, millisec
   const int n = PQntuples(res);
   std::vector<std::pair<std::int64_t, inbox_entry>> rows;
   rows.reserve(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) rows.emplace_back(pg::get_int(res, i, 13), read_entry(res, i));
+  for (int i = 0; i < n; ++i) rows.emplace_back(pg::get_int(res, i, 14), read_entry(res, i));
   // UPDATE ... RETURNING comes in no particular order: oldest due first, as documented.
   std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first < b.first : a.second.id < b.second.id;
@@ -563,6 +649,16 @@ result<std::optional<inbox_entry>> postgres_store::get(std::int64_t id) {
   return std::optional<inbox_entry>(read_entry(r->get(), 0));
 }
 
+result<std::optional<inbox_entry>> postgres_store::find(std::string_view key) {
+  pg::params p;
+  p.add_bytes(key);
+  p.add_i64(impl_->now_ms());
+  auto r = impl_->run(op_find, p);
+  if (!r) return r.error();
+  if (PQntuples(r->get()) == 0) return std::optional<inbox_entry>();
+  return std::optional<inbox_entry>(read_entry(r->get(), 0));
+}
+
 status postgres_store::replay(std::int64_t id) {
   pg::params p;
   p.add_i64(id);
@@ -570,6 +666,112 @@ status postgres_store::replay(std::int64_t id) {
   auto r = impl_->run(op_replay, p);
   if (!r) return r.error();
   if (PQntuples(r->get()) == 0) return hookrx::error(errc::not_found, "no dead-lettered entry with that id");
+  return {};
+}
+
+// --- poller ---------------------------------------------------------------------------------
+
+result<bool> postgres_store::watch(const watch_entry& e) {
+  pg::params p;
+  p.add_i16(static_cast<std::int16_t>(e.source));
+  p.add_bytes(e.id);
+  p.add_i64(to_ms(e.due_at));
+  p.add_i64(e.expected_at ? to_ms(*e.expected_at) : 0);
+  p.add_i16(e.expected_at ? 1 : 0);
+  auto r = impl_->run(op_watch, p);
+  if (!r) return r.error();
+  return PQntuples(r->get()) == 1;
+}
+
+status postgres_store::note_document(provider source, std::string_view id, time_point due_if_new) {
+  pg::params p;
+  p.add_i16(static_cast<std::int16_t>(source));
+  p.add_bytes(id);
+  p.add_i64(to_ms(due_if_new));
+  auto r = impl_->run(op_note_document, p);
+  if (!r) return r.error();
+  return {};
+}
+
+result<std::vector<watch_entry>> postgres_store::due(std::size_t max) {
+  std::vector<watch_entry> out;
+  if (max == 0) return out;
+  pg::params p;
+  p.add_i64(impl_->now_ms());
+  p.add_i64(clamp_count(max));
+  auto r = impl_->run(op_due, p);
+  if (!r) return r.error();
+  const int n = PQntuples(r->get());
+  for (int i = 0; i < n; ++i) out.push_back(read_watch(r->get(), i));
+  return out;
+}
+
+status postgres_store::reschedule(provider source, std::string_view id, time_point next) {
+  pg::params p;
+  p.add_i16(static_cast<std::int16_t>(source));
+  p.add_bytes(id);
+  p.add_i64(to_ms(next));
+  auto r = impl_->run(op_reschedule, p);
+  if (!r) return r.error();
+  if (PQntuples(r->get()) == 0) return hookrx::error(errc::not_found, "postgres: that id is not watched");
+  return {};
+}
+
+status postgres_store::unwatch(provider source, std::string_view id) {
+  pg::params p;
+  p.add_i16(static_cast<std::int16_t>(source));
+  p.add_bytes(id);
+  auto r = impl_->run(op_unwatch, p);
+  if (!r) return r.error();
+  return {};
+}
+
+result<std::optional<watch_entry>> postgres_store::watched(provider source, std::string_view id) {
+  pg::params p;
+  p.add_i16(static_cast<std::int16_t>(source));
+  p.add_bytes(id);
+  auto r = impl_->run(op_watched, p);
+  if (!r) return r.error();
+  if (PQntuples(r->get()) == 0) return std::optional<watch_entry>();
+  return std::optional<watch_entry>(read_watch(r->get(), 0));
+}
+
+result<std::optional<time_point>> postgres_store::watermark(std::string_view name) {
+  pg::params p;
+  p.add_bytes(name);
+  auto r = impl_->run(op_watermark, p);
+  if (!r) return r.error();
+  if (PQntuples(r->get()) == 0) return std::optional<time_point>();
+  return std::optional<time_point>(from_ms(pg::get_int(r->get(), 0, 0)));
+}
+
+status postgres_store::set_watermark(std::string_view name, time_point at) {
+  pg::params p;
+  p.add_bytes(name);
+  p.add_i64(to_ms(at));
+  auto r = impl_->run(op_set_watermark, p);
+  if (!r) return r.error();
+  return {};
+}
+
+result<bool> postgres_store::try_lead(std::string_view name, std::string_view holder, milliseconds lease) {
+  const std::int64_t now = impl_->now_ms();
+  pg::params p;
+  p.add_bytes(name);
+  p.add_bytes(holder);
+  p.add_i64(add_ms(now, lease));
+  p.add_i64(now);
+  auto r = impl_->run(op_try_lead, p);
+  if (!r) return r.error();
+  return PQntuples(r->get()) == 1;
+}
+
+status postgres_store::resign(std::string_view name, std::string_view holder) {
+  pg::params p;
+  p.add_bytes(name);
+  p.add_bytes(holder);
+  auto r = impl_->run(op_resign, p);
+  if (!r) return r.error();
   return {};
 }
 

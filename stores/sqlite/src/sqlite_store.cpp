@@ -60,6 +60,7 @@ class statement {
     return static_cast<std::size_t>(sqlite3_changes(db_));
   }
   [[nodiscard]] std::int64_t integer(int col) const { return sqlite3_column_int64(s_, col); }
+  [[nodiscard]] sqlite3_stmt* raw() const noexcept { return s_; }
   [[nodiscard]] std::string text(int col) const {
     const auto* p = static_cast<const char*>(sqlite3_column_blob(s_, col));
     return p == nullptr ? std::string() : std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col)));
@@ -128,14 +129,29 @@ CREATE TABLE IF NOT EXISTS hookrx_inbox (
   lease_until INTEGER NOT NULL DEFAULT 0,
   lease_token INTEGER NOT NULL DEFAULT 0,
   last_error TEXT NOT NULL DEFAULT '',
-  expires_at INTEGER NOT NULL DEFAULT 0
+  expires_at INTEGER NOT NULL DEFAULT 0,
+  origin INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS hookrx_inbox_due ON hookrx_inbox (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS hookrx_watch (
+  provider INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  due_at INTEGER NOT NULL,
+  polls INTEGER NOT NULL DEFAULT 0,
+  documents_seen INTEGER NOT NULL DEFAULT 0,
+  expected_at INTEGER,
+  PRIMARY KEY (provider, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS hookrx_watch_due ON hookrx_watch (due_at);
+CREATE TABLE IF NOT EXISTS hookrx_watermark (name TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hookrx_leader (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
+
+constexpr const char* watch_columns = "provider, id, due_at, polls, documents_seen, expected_at";
 
 constexpr const char* entry_columns =
     "id, key, provider, event_name, body, headers, received_at, state, attempts, next_attempt_at, lease_until, "
-    "lease_token, last_error";
+    "lease_token, last_error, origin";
 
 inbox_entry read_entry(const statement& s) {
   inbox_entry e;
@@ -152,6 +168,18 @@ inbox_entry read_entry(const statement& s) {
   e.lease_until = from_ms(s.integer(10));
   e.lease_token = static_cast<std::uint64_t>(s.integer(11));
   e.last_error = s.text(12);
+  e.record.origin = s.integer(13) == 1 ? delivery_origin::poll : delivery_origin::webhook;
+  return e;
+}
+
+watch_entry read_watch(const statement& s, sqlite3_stmt* raw) {
+  watch_entry e;
+  e.source = s.integer(0) == 1 ? provider::parashift : provider::perfectparser;
+  e.id = s.text(1);
+  e.due_at = from_ms(s.integer(2));
+  e.polls = static_cast<int>(s.integer(3));
+  e.documents_seen = static_cast<int>(s.integer(4));
+  if (sqlite3_column_type(raw, 5) != SQLITE_NULL) e.expected_at = from_ms(s.integer(5));
   return e;
 }
 
@@ -363,6 +391,27 @@ struct sqlite_store::impl {
     return fn(reader);
   }
 
+  // Brings a database made by an older version up to date: CREATE TABLE IF NOT EXISTS leaves an
+  // existing table as it was, so columns added since are added here (another process may race us
+  // to it: a column that appeared meanwhile is fine).
+  status upgrade_schema() {
+    const auto has_column = [this](const char* sql) -> result<bool> {
+      auto s = writer.prepare(sql);
+      if (!s) return s.error();
+      const int rc = s->step();
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite_error(writer.handle(), "schema");
+      return rc == SQLITE_ROW;
+    };
+    const char* probe = "SELECT 1 FROM pragma_table_info('hookrx_inbox') WHERE name = 'origin'";
+    auto has = has_column(probe);
+    if (!has) return has.error();
+    if (*has) return {};
+    if (writer.exec("ALTER TABLE hookrx_inbox ADD COLUMN origin INTEGER NOT NULL DEFAULT 0")) return {};
+    has = has_column(probe);
+    if (has && *has) return {};
+    return sqlite_error(writer.handle(), "adding column hookrx_inbox.origin");
+  }
+
   // Changes a leased entry if `token` still owns it.
   status change_leased(const char* sql, std::int64_t id, std::uint64_t token,
                        const std::function<void(statement&)>& bind_rest, std::string_view what) {
@@ -393,6 +442,7 @@ result<std::shared_ptr<sqlite_store>> sqlite_store::open(sqlite_options options,
     if (status st = p->writer.exec(pragma); !st) return st.error();
   }
   if (status st = p->writer.exec(schema); !st) return st.error();
+  if (status st = p->upgrade_schema(); !st) return st.error();
   if (status st = p->reader.open(p->options.path, SQLITE_OPEN_READONLY); !st) return st.error();
   sqlite3_busy_timeout(p->reader.handle(), static_cast<int>(p->options.busy_timeout.count()));
   if (status st = p->checkpointer.open(p->options.path, SQLITE_OPEN_READWRITE); !st) return st.error();
@@ -490,12 +540,12 @@ result<offer_state> sqlite_store::offer(inbox_record rec) {
     const std::int64_t now = self.now_ms();
     const auto insert = [&]() -> result<std::size_t> {
       auto s = self.writer.prepare(
-          "INSERT INTO hookrx_inbox (key, provider, event_name, body, headers, received_at, state, next_attempt_at) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (key) DO NOTHING");
+          "INSERT INTO hookrx_inbox (key, provider, event_name, body, headers, received_at, state, next_attempt_at, "
+          "origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (key) DO NOTHING");
       if (!s) return s.error();
       s->bind(1, rec.key).bind(2, static_cast<std::int64_t>(rec.source)).bind(3, rec.event_name);
       s->bind_blob(4, rec.body).bind(5, rec.headers).bind(6, to_ms(rec.received_at));
-      s->bind(7, std::int64_t{queued}).bind(8, now);
+      s->bind(7, std::int64_t{queued}).bind(8, now).bind(9, static_cast<std::int64_t>(rec.origin));
       return s->run("offer");
     };
     auto inserted = insert();
@@ -623,6 +673,22 @@ result<std::optional<inbox_entry>> sqlite_store::get(std::int64_t id) {
   });
 }
 
+result<std::optional<inbox_entry>> sqlite_store::find(std::string_view key) {
+  const std::int64_t now = impl_->now_ms();
+  return impl_->read<std::optional<inbox_entry>>([&](connection& db) -> result<std::optional<inbox_entry>> {
+    // A done key past its retention is new to offer(), so it is unknown here too.
+    static const std::string sql = std::string("SELECT ") + entry_columns +
+                                   " FROM hookrx_inbox WHERE key = ?1 AND NOT (state = ?2 AND expires_at <= ?3)";
+    auto s = db.prepare(sql.c_str());
+    if (!s) return s.error();
+    s->bind(1, key).bind(2, std::int64_t{done}).bind(3, now);
+    const int rc = s->step();
+    if (rc == SQLITE_DONE) return std::optional<inbox_entry>();
+    if (rc != SQLITE_ROW) return sqlite_error(db.handle(), "find");
+    return std::optional<inbox_entry>(read_entry(*s));
+  });
+}
+
 status sqlite_store::replay(std::int64_t id) {
   return impl_->write<void>([id](impl& self) -> status {
     auto s = self.writer.prepare(
@@ -632,6 +698,135 @@ status sqlite_store::replay(std::int64_t id) {
     auto changed = s->run("replay");
     if (!changed) return changed.error();
     if (*changed == 0) return error(errc::not_found, "no dead letter with id " + std::to_string(id));
+    return {};
+  });
+}
+
+// --- poller --------------------------------------------------------------------------------------
+
+result<bool> sqlite_store::watch(const watch_entry& e) {
+  return impl_->write<bool>([&e](impl& self) -> result<bool> {
+    auto s = self.writer.prepare(
+        "INSERT INTO hookrx_watch (provider, id, due_at, expected_at) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (provider, id) DO NOTHING");
+    if (!s) return s.error();
+    s->bind(1, static_cast<std::int64_t>(e.source)).bind(2, e.id).bind(3, to_ms(e.due_at));
+    if (e.expected_at) s->bind(4, to_ms(*e.expected_at));
+    auto n = s->run("watch");
+    if (!n) return n.error();
+    return *n == 1;
+  });
+}
+
+status sqlite_store::note_document(provider source, std::string_view id, time_point due_if_new) {
+  return impl_->write<void>([source, id, due_if_new](impl& self) -> status {
+    auto s = self.writer.prepare(
+        "INSERT INTO hookrx_watch (provider, id, due_at, documents_seen) VALUES (?1, ?2, ?3, 1) "
+        "ON CONFLICT (provider, id) DO UPDATE SET documents_seen = documents_seen + 1");
+    if (!s) return s.error();
+    s->bind(1, static_cast<std::int64_t>(source)).bind(2, id).bind(3, to_ms(due_if_new));
+    if (auto n = s->run("note document"); !n) return n.error();
+    return {};
+  });
+}
+
+result<std::vector<watch_entry>> sqlite_store::due(std::size_t max) {
+  const std::int64_t now = impl_->now_ms();
+  return impl_->read<std::vector<watch_entry>>([&](connection& db) -> result<std::vector<watch_entry>> {
+    static const std::string sql = std::string("SELECT ") + watch_columns +
+                                   " FROM hookrx_watch WHERE due_at <= ?1 ORDER BY due_at, provider, id LIMIT ?2";
+    auto s = db.prepare(sql.c_str());
+    if (!s) return s.error();
+    s->bind(1, now).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(max, 1U << 30)));
+    std::vector<watch_entry> out;
+    int rc = SQLITE_ROW;
+    while ((rc = s->step()) == SQLITE_ROW) out.push_back(read_watch(*s, s->raw()));
+    if (rc != SQLITE_DONE) return sqlite_error(db.handle(), "due");
+    return out;
+  });
+}
+
+status sqlite_store::reschedule(provider source, std::string_view id, time_point next) {
+  return impl_->write<void>([source, id, next](impl& self) -> status {
+    auto s =
+        self.writer.prepare("UPDATE hookrx_watch SET polls = polls + 1, due_at = ?3 WHERE provider = ?1 AND id = ?2");
+    if (!s) return s.error();
+    s->bind(1, static_cast<std::int64_t>(source)).bind(2, id).bind(3, to_ms(next));
+    auto n = s->run("reschedule");
+    if (!n) return n.error();
+    if (*n == 0) return error(errc::not_found, "sqlite: that id is not watched");
+    return {};
+  });
+}
+
+status sqlite_store::unwatch(provider source, std::string_view id) {
+  return impl_->write<void>([source, id](impl& self) -> status {
+    auto s = self.writer.prepare("DELETE FROM hookrx_watch WHERE provider = ?1 AND id = ?2");
+    if (!s) return s.error();
+    s->bind(1, static_cast<std::int64_t>(source)).bind(2, id);
+    if (auto n = s->run("unwatch"); !n) return n.error();
+    return {};
+  });
+}
+
+result<std::optional<watch_entry>> sqlite_store::watched(provider source, std::string_view id) {
+  return impl_->read<std::optional<watch_entry>>([&](connection& db) -> result<std::optional<watch_entry>> {
+    static const std::string sql =
+        std::string("SELECT ") + watch_columns + " FROM hookrx_watch WHERE provider = ?1 AND id = ?2";
+    auto s = db.prepare(sql.c_str());
+    if (!s) return s.error();
+    s->bind(1, static_cast<std::int64_t>(source)).bind(2, id);
+    const int rc = s->step();
+    if (rc == SQLITE_DONE) return std::optional<watch_entry>();
+    if (rc != SQLITE_ROW) return sqlite_error(db.handle(), "watched");
+    return std::optional<watch_entry>(read_watch(*s, s->raw()));
+  });
+}
+
+result<std::optional<time_point>> sqlite_store::watermark(std::string_view name) {
+  return impl_->read<std::optional<time_point>>([&](connection& db) -> result<std::optional<time_point>> {
+    auto s = db.prepare("SELECT at FROM hookrx_watermark WHERE name = ?1");
+    if (!s) return s.error();
+    s->bind(1, name);
+    const int rc = s->step();
+    if (rc == SQLITE_DONE) return std::optional<time_point>();
+    if (rc != SQLITE_ROW) return sqlite_error(db.handle(), "watermark");
+    return std::optional<time_point>(from_ms(s->integer(0)));
+  });
+}
+
+status sqlite_store::set_watermark(std::string_view name, time_point at) {
+  return impl_->write<void>([name, at](impl& self) -> status {
+    auto s = self.writer.prepare(
+        "INSERT INTO hookrx_watermark (name, at) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET at = excluded.at");
+    if (!s) return s.error();
+    s->bind(1, name).bind(2, to_ms(at));
+    if (auto n = s->run("set watermark"); !n) return n.error();
+    return {};
+  });
+}
+
+result<bool> sqlite_store::try_lead(std::string_view name, std::string_view holder, std::chrono::milliseconds lease) {
+  return impl_->write<bool>([name, holder, lease](impl& self) -> result<bool> {
+    const std::int64_t now = self.now_ms();
+    auto s = self.writer.prepare(
+        "INSERT INTO hookrx_leader (name, holder, until) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE SET "
+        "holder = excluded.holder, until = excluded.until WHERE hookrx_leader.holder = excluded.holder OR "
+        "hookrx_leader.until <= ?4");
+    if (!s) return s.error();
+    s->bind(1, name).bind(2, holder).bind(3, now + lease.count()).bind(4, now);
+    auto n = s->run("lead");
+    if (!n) return n.error();
+    return *n == 1;
+  });
+}
+
+status sqlite_store::resign(std::string_view name, std::string_view holder) {
+  return impl_->write<void>([name, holder](impl& self) -> status {
+    auto s = self.writer.prepare("DELETE FROM hookrx_leader WHERE name = ?1 AND holder = ?2");
+    if (!s) return s.error();
+    s->bind(1, name).bind(2, holder);
+    if (auto n = s->run("resign"); !n) return n.error();
     return {};
   });
 }

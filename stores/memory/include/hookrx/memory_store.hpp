@@ -45,7 +45,7 @@ struct memory_store_options {
 /// Both store roles in memory; thread-safe. Dedup keys are sharded by hash (16 locks); the inbox has
 /// one lock, held for a few constant-time steps per offer (the entry is built before it). The two
 /// roles keep separate key spaces.
-class memory_store final : public dedup_store, public inbox_store {
+class memory_store final : public dedup_store, public inbox_store, public poll_store {
  public:
   [[nodiscard]] static std::shared_ptr<memory_store> create(memory_store_options options = {},
                                                             std::shared_ptr<const clock> time = system_clock());
@@ -67,7 +67,20 @@ class memory_store final : public dedup_store, public inbox_store {
   [[nodiscard]] result<std::vector<inbox_entry>> list(entry_state state, std::size_t limit,
                                                       std::int64_t after_id = 0) override;
   [[nodiscard]] result<std::optional<inbox_entry>> get(std::int64_t id) override;
+  [[nodiscard]] result<std::optional<inbox_entry>> find(std::string_view key) override;
   [[nodiscard]] status replay(std::int64_t id) override;
+  [[nodiscard]] result<bool> watch(const watch_entry& e) override;
+  [[nodiscard]] status note_document(provider source, std::string_view id, time_point due_if_new) override;
+  [[nodiscard]] result<std::vector<watch_entry>> due(std::size_t max) override;
+  [[nodiscard]] status reschedule(provider source, std::string_view id, time_point next) override;
+  [[nodiscard]] status unwatch(provider source, std::string_view id) override;
+  [[nodiscard]] result<std::optional<watch_entry>> watched(provider source, std::string_view id) override;
+  [[nodiscard]] result<std::optional<time_point>> watermark(std::string_view name) override;
+  [[nodiscard]] status set_watermark(std::string_view name, time_point at) override;
+  [[nodiscard]] result<bool> try_lead(std::string_view name, std::string_view holder,
+                                      std::chrono::milliseconds lease) override;
+  [[nodiscard]] status resign(std::string_view name, std::string_view holder) override;
+
   /// Forgets the done keys of both roles whose retention has ended; returns how many.
   [[nodiscard]] result<std::size_t> purge_expired() override;
 

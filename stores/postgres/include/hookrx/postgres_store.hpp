@@ -52,7 +52,7 @@ struct postgres_options {
   std::string table_prefix = "hookrx_";
 };
 
-class postgres_store final : public dedup_store, public inbox_store {
+class postgres_store final : public dedup_store, public inbox_store, public poll_store {
  public:
   /// Connects and creates the tables when missing. errc::invalid_config for options that cannot
   /// work (empty or malformed conninfo, pool_size 0, a schema or prefix that is not a plain
@@ -78,7 +78,20 @@ class postgres_store final : public dedup_store, public inbox_store {
   [[nodiscard]] result<std::vector<inbox_entry>> list(entry_state state, std::size_t limit,
                                                       std::int64_t after_id = 0) override;
   [[nodiscard]] result<std::optional<inbox_entry>> get(std::int64_t id) override;
+  [[nodiscard]] result<std::optional<inbox_entry>> find(std::string_view key) override;
   [[nodiscard]] status replay(std::int64_t id) override;
+  [[nodiscard]] result<bool> watch(const watch_entry& e) override;
+  [[nodiscard]] status note_document(provider source, std::string_view id, time_point due_if_new) override;
+  [[nodiscard]] result<std::vector<watch_entry>> due(std::size_t max) override;
+  [[nodiscard]] status reschedule(provider source, std::string_view id, time_point next) override;
+  [[nodiscard]] status unwatch(provider source, std::string_view id) override;
+  [[nodiscard]] result<std::optional<watch_entry>> watched(provider source, std::string_view id) override;
+  [[nodiscard]] result<std::optional<time_point>> watermark(std::string_view name) override;
+  [[nodiscard]] status set_watermark(std::string_view name, time_point at) override;
+  [[nodiscard]] result<bool> try_lead(std::string_view name, std::string_view holder,
+                                      std::chrono::milliseconds lease) override;
+  [[nodiscard]] status resign(std::string_view name, std::string_view holder) override;
+
   /// Deletes done inbox entries and dedup keys (done or abandoned claims) whose time has run out;
   /// returns how many rows went, from both tables.
   [[nodiscard]] result<std::size_t> purge_expired() override;
