@@ -23,7 +23,7 @@ namespace {
 
 const std::vector<setting_spec> all_settings = {
     {"listen", "HOST:PORT to listen on (default 127.0.0.1:8080)"},
-    {"io_threads", "HTTP I/O threads (default 2)"},
+    {"io_threads", "HTTP I/O threads (default: 32 with sqlite/postgresql, one per core with memory:)"},
     {"max_body_bytes", "largest body accepted, in bytes (default 1048576)"},
     {"read_timeout", "seconds a request's header and body may take to arrive (default 10)"},
     {"idle_timeout", "seconds a kept-alive connection may stay silent (default 30)"},
@@ -39,7 +39,7 @@ const std::vector<setting_spec> all_settings = {
     {"max_attempts", "attempts per event before the dead letter (default 8)"},
     {"retry_initial", "seconds before the first retry, doubling with jitter (default 1)"},
     {"retry_max", "longest wait between retries, in seconds (default 300)"},
-    {"workers", "sink worker threads (default 4)"},
+    {"workers", "sink worker threads (default 16)"},
     {"pp_signing_secrets", "PerfectParser signing secrets, comma-separated (rotation)", true, true},
     {"pp_static_secret", "PerfectParser X-Webhook-Secret value", false, true},
     {"parashift_tokens", "Parashift tokens, comma-separated", true, true},
@@ -81,7 +81,7 @@ std::vector<std::string> split(std::string_view s, std::string_view seps) {
   return out;
 }
 
-error bad(const std::string& where, const std::string& why) { return error(errc::invalid_config, where + ": " + why); }
+error bad(const std::string& where, const std::string& why) { return {errc::invalid_config, where + ": " + why}; }
 
 // Where a value came from, as the user would spell it there.
 std::string spelled(std::string_view key, std::string_view source) {
@@ -172,7 +172,7 @@ status apply(options& o, const setting_spec& s, const std::vector<std::string>& 
   const std::string& one = v.back();  // single-valued settings: the last one given wins
   if (k == "listen") return parse_listen(where, one, o);
   if (k == "io_threads" || k == "exec_concurrency" || k == "workers") {
-    const result<long long> n = to_integer(where, one, 1, 256);
+    const result<long long> n = to_integer(where, one, k == "io_threads" ? 0 : 1, 256);
     if (!n) return n.error();
     (k == "io_threads" ? o.io_threads : k == "workers" ? o.workers : o.exec_concurrency) = static_cast<int>(*n);
     return {};
@@ -251,6 +251,7 @@ status apply(options& o, const setting_spec& s, const std::vector<std::string>& 
   }
   if (k == "parashift_allow_cidr" || k == "trusted_proxy") {
     std::vector<std::string> cidrs;
+    cidrs.reserve(v.size());
     for (const std::string& c : v) cidrs.push_back(c == "default" ? "34.65.0.0/16" : c);
     (k == "trusted_proxy" ? o.trusted_proxy : o.parashift_allow_cidr) = std::move(cidrs);
     return {};
@@ -334,7 +335,7 @@ result<raw_values> parse_config_text(std::string_view text, std::string_view ori
   for (const auto& [raw_key, node] : table) {
     const std::string key(raw_key.str());
     const std::string where = std::string(origin) + ":" + std::to_string(node.source().begin.line) + " key " + key;
-    std::string name = key;
+    const std::string& name = key;
     const setting_spec* spec = find_setting(name);
     bool is_file = false;
     if (spec == nullptr && name.size() > 5 && name.compare(name.size() - 5, 5, "_file") == 0) {
@@ -424,7 +425,9 @@ result<options> config_loader::load() const {
       const char* direct = env_(var.c_str());
       const char* path = env_(var_file.c_str());
       if (direct != nullptr && *direct != '\0' && path != nullptr && *path != '\0') {
-        return bad(var, "set either " + var + " or " + var_file + ", not both");
+        std::string why = "set either ";
+        why.append(var).append(" or ").append(var_file).append(", not both");
+        return bad(var, why);
       }
       if (direct != nullptr && *direct != '\0') {
         values = s.repeatable ? split(direct, ",") : std::vector<std::string>{trim(direct)};
@@ -436,7 +439,8 @@ result<options> config_loader::load() const {
         values = std::move(*v);
         where = var_file;
       } else if (auto f = file.find(key + "_file"); f != file.end()) {
-        where = file_name + " key " + key + "_file";
+        where = file_name;
+        where.append(" key ").append(key).append("_file");
         result<std::vector<std::string>> v = secret_from_file(s, f->second.front(), where);
         if (!v) return v.error();
         values = std::move(*v);

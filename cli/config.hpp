@@ -48,7 +48,9 @@ struct options {
   // Listening.
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
-  int io_threads = 2;  ///< HTTP I/O threads (the receivers run on them)
+  /// HTTP I/O threads; the receivers run on them and wait there for the store's commit, so a
+  /// durable store needs many for its group commit to batch. 0: 32 for sqlite/postgres, else the cores.
+  int io_threads = 0;
   std::size_t max_body_bytes = std::size_t{1} << 20;
   std::chrono::milliseconds read_timeout{10'000};  ///< a request's header and body must arrive within it
   std::chrono::milliseconds idle_timeout{30'000};  ///< a kept-alive connection silent this long is closed
@@ -70,7 +72,7 @@ struct options {
   int max_attempts = 8;
   std::chrono::milliseconds retry_initial{1000};
   std::chrono::milliseconds retry_max{300'000};
-  int workers = 4;
+  int workers = 16;  ///< inbox workers: concurrent sink calls (and so events per shared JSONL fsync)
 
   // Credentials: from the environment or files only.
   std::vector<std::string> pp_signing_secrets;

@@ -16,11 +16,11 @@ void append_json_string(std::string& out, std::string_view s) {
   for (const char c : s) {
     const auto u = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"': out += R"(\")"; break;
+      case '\\': out += R"(\\)"; break;
+      case '\n': out += R"(\n)"; break;
+      case '\r': out += R"(\r)"; break;
+      case '\t': out += R"(\t)"; break;
       default:
         if (u < 0x20) {
           out += "\\u00";
@@ -64,13 +64,13 @@ void logger::write(level l, std::string_view msg, std::initializer_list<field> f
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char ts[96];
-  std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  std::string line = "{\"ts\":\"";
+  (void)std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  std::string line = R"({"ts":")";
   line += ts;
-  line += "\",\"level\":\"";
+  line += R"(","level":")";
   line += names[static_cast<int>(l)];
-  line += "\",\"msg\":";
+  line += R"(","msg":)";
   append_json_string(line, msg);
   for (const field& f : fields) {
     line.push_back(',');
@@ -82,7 +82,7 @@ void logger::write(level l, std::string_view msg, std::initializer_list<field> f
       line += std::to_string(*i);
     } else if (const auto* d = std::get_if<double>(&f.v)) {
       char buf[32];
-      std::snprintf(buf, sizeof buf, "%.6g", *d);
+      (void)std::snprintf(buf, sizeof buf, "%.6g", *d);
       line += buf;
     } else {
       line += std::get<bool>(f.v) ? "true" : "false";

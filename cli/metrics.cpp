@@ -64,7 +64,7 @@ void render_scalar(std::string& out, std::string_view name, std::string_view typ
 
 std::string number(double d) {
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%.9g", d);
+  (void)std::snprintf(buf, sizeof buf, "%.9g", d);
   return buf;
 }
 

@@ -1,8 +1,10 @@
 // `hookrx serve`: the webhook endpoint. Loads the options, wires the service, serves until SIGTERM or
 // SIGINT, then drains: stop accepting, finish requests and sink calls in flight within --grace,
 // return unstarted leases, exit 0. A second signal exits at once.
-#include <signal.h>
+#include <pthread.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <atomic>
 #include <chrono>

@@ -43,7 +43,7 @@ class metered_acceptor final : public acceptor {
   metered_acceptor(std::shared_ptr<acceptor> inner, metrics& stats) : inner_(std::move(inner)), stats_(stats) {}
   result<disposition> accept(event&& ev, const request_view& request, const dispatcher& handlers) override {
     const std::string_view prov = to_string(ev.source());
-    std::string name = ev.name();  // ev is moved into the inner acceptor
+    std::string name = ev.name();  // NOLINT(performance-unnecessary-copy-initialization): ev is moved below
     result<disposition> r = inner_->accept(std::move(ev), request, handlers);
     if (r) {
       stats_.delivery(prov, name, to_string(*r));
@@ -66,7 +66,7 @@ class dedup_then_inbox final : public acceptor {
   dedup_then_inbox(std::shared_ptr<dedup_store> dedup, std::shared_ptr<acceptor> inbox)
       : dedup_(std::move(dedup)), inbox_(std::move(inbox)) {}
   result<disposition> accept(event&& ev, const request_view& request, const dispatcher& handlers) override {
-    const std::string key = ev.key();
+    const std::string key = ev.key();  // NOLINT(performance-unnecessary-copy-initialization): ev is moved below
     result<claim> c = dedup_->try_claim(key, std::chrono::seconds(30));
     if (!c) return c.error();
     if (c->state == claim_state::done) return disposition::duplicate;
@@ -132,7 +132,8 @@ result<std::shared_ptr<inbox_store>> open_store(const options& o) {
     }
     case store_url::kind::postgres: {
 #ifndef HOOKRX_CLI_HAVE_POSTGRES
-      return error(errc::invalid_config, "--store: this build has no PostgreSQL support (install libpq-dev and rebuild)");
+      return error(errc::invalid_config,
+                   "--store: this build has no PostgreSQL support (install libpq-dev and rebuild)");
 #else
       postgres_options po;
       po.conninfo = o.store.location;
@@ -343,6 +344,10 @@ status service::start(const options& o, const logger& log, metrics& stats) {
   lo.address = o.listen_host;
   lo.port = o.listen_port;
   lo.threads = o.io_threads;
+  if (lo.threads <= 0) {
+    const int cores = static_cast<int>(std::thread::hardware_concurrency());
+    lo.threads = o.store.type == store_url::kind::memory ? std::max(2, cores) : 32;
+  }
   lo.idle_timeout = o.idle_timeout;
   lo.read_timeout = o.read_timeout;
   lo.on_answer = [&stats](std::string_view path, int code) { stats.http_answer(path, code); };

@@ -15,6 +15,7 @@
 # --wrk-cpu. For the hookrx servers the script then reads /metrics: how many deliveries were
 # queued and handled by the end of the run, and how long the inbox took to drain after it (the
 # JSONL sink keeping up). "server µs/req" is the server's utime+stime per answered request.
+# HOOKRX_BENCH_SERVE_ARGS adds flags to both hookrx runs (e.g. "--io-threads 8 --workers 32").
 # The machine may be shared: the idle share of both CPUs just before each run is recorded.
 set -euo pipefail
 
@@ -99,7 +100,7 @@ start_server() {  # server dir -> sets server_pid, path
       local store=memory:
       [[ $name == serve-sqlite ]] && store=sqlite:$dir/hookrx.db
       HOOKRX_PP_SIGNING_SECRETS=$secret taskset -c "$server_cpu" "$hookrx" serve --listen "127.0.0.1:$port" \
-        --store "$store" --jsonl "$dir/events.jsonl" --io-threads 1 --workers 4 --log-level warn 2>"$dir/server.log" &
+        --store "$store" --jsonl "$dir/events.jsonl" --log-level warn ${HOOKRX_BENCH_SERVE_ARGS:-} 2>"$dir/server.log" &
       ;;
     beast-bare)
       taskset -c "$server_cpu" "$bare" --server beast --mode bare --port "$port" --threads 1 2>"$dir/server.log" &

@@ -252,7 +252,7 @@ routing select_route(const std::vector<route>& routes, http::verb method, std::s
 }
 
 // The body limit of a GET route's request: such requests carry no body worth reading.
-constexpr std::uint64_t get_body_limit = 64 * 1024;
+constexpr std::uint64_t get_body_limit = std::uint64_t{64} * 1024;
 
 class session final : public listener::impl::tracked, public std::enable_shared_from_this<session> {
  public:
@@ -290,7 +290,7 @@ class session final : public listener::impl::tracked, public std::enable_shared_
 
   void do_read() {
     if (owner_.draining.load(std::memory_order_acquire) && buffer_.size() == 0) return do_close();
-    parser_.emplace();  // a fresh parser per request: limits apply per message
+    parser_.emplace();                        // a fresh parser per request: limits apply per message
     parser_->body_limit(owner_.largest_cap);  // the route's own cap is set once its header is read
     route_ = {};
     // A connection with nothing buffered waits for its next request (idle); a pipelined request
@@ -309,9 +309,8 @@ class session final : public listener::impl::tracked, public std::enable_shared_
     const request& head = parser_->get();
     route_ = select_route(owner_.routes, head.method(), to_std(head.target()));
     if (route_.to == nullptr) return refuse_route(head);
-    const std::uint64_t cap = route_.to->rx != nullptr
-                                  ? static_cast<std::uint64_t>(route_.to->rx->options().max_body_bytes)
-                                  : get_body_limit;
+    const std::uint64_t cap =
+        route_.to->rx != nullptr ? static_cast<std::uint64_t>(route_.to->rx->options().max_body_bytes) : get_body_limit;
     // A declared body over this route's cap is refused unread (and before any 100 Continue).
     if (too_large || (parser_->content_length() && *parser_->content_length() > cap)) {
       return on_read(http::error::body_limit, 0);
