@@ -27,7 +27,7 @@ extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX decl
 
 namespace hookrx::cli {
 
-std::string envelope_json(const event& ev, int attempt, std::string_view origin) {
+std::string envelope_json(const event& ev, int attempt, std::string_view origin, std::string_view document) {
   std::string out;
   out.reserve(ev.raw_json().size() + ev.key().size() + 160);
   out += "{\"key\":";
@@ -43,6 +43,10 @@ std::string envelope_json(const event& ev, int attempt, std::string_view origin)
   out += ev.is_test() ? ",\"test\":true" : ",\"test\":false";
   out += ",\"payload\":";
   append_minified_json(out, ev.raw_json());
+  if (!document.empty()) {
+    out += ",\"document\":";
+    append_minified_json(out, document);
+  }
   out += '}';
   return out;
 }
