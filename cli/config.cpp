@@ -50,6 +50,13 @@ const std::vector<setting_spec> all_settings = {
     {"parashift_allow_cidr", "Parashift: allowed source CIDR; repeatable; 'default' = 34.65.0.0/16", true},
     {"trusted_proxy", "CIDR of a proxy whose X-Forwarded-For is believed; repeatable", true},
     {"log_level", "debug, info, warn or error (default info)"},
+    {"poll", "run the fallback poller for each provider whose API key is set", false, false, true},
+    {"enrich", "fetch each event's document from the API before the sinks (needs the API key)", false, false, true},
+    {"pp_api_base", "PerfectParser API base URL (default https://api.perfectparser.com)"},
+    {"parashift_api_base", "Parashift API base URL (default https://api.parashift.io)"},
+    {"poll_interval", "seconds between poller rounds (default 60)"},
+    {"poll_grace", "seconds a terminal webhook may be late before the poller fetches it (default 600)"},
+    {"api_rate_limit", "API requests per minute per key (default 120)"},
 };
 
 const setting_spec* find_setting(std::string_view key) {
@@ -202,6 +209,8 @@ status apply(options& o, const setting_spec& s, const std::vector<std::string>& 
       {"forward_timeout", &options::forward_timeout, 3600},
       {"retry_initial", &options::retry_initial, 86400},
       {"retry_max", &options::retry_max, 7 * 86400},
+      {"poll_interval", &options::poll_interval, 86400},
+      {"poll_grace", &options::poll_grace, 7 * 86400},
   };
   for (const duration_setting& d : durations) {
     if (d.key == k) {
@@ -212,6 +221,27 @@ status apply(options& o, const setting_spec& s, const std::vector<std::string>& 
     }
   }
   if (k == "store") return parse_store(where, one, from_flag, o);
+  if (k == "poll" || k == "enrich") {
+    bool on = false;
+    if (one == "true" || one == "1" || one == "yes" || one == "on") {
+      on = true;
+    } else if (!(one == "false" || one == "0" || one == "no" || one == "off")) {
+      return bad(where, "'" + one + "' is not true or false");
+    }
+    (k == "poll" ? o.poll : o.enrich) = on;
+    return {};
+  }
+  if (k == "pp_api_base" || k == "parashift_api_base") {
+    if (!starts_with(one, "https://") && !starts_with(one, "http://")) return bad(where, "'" + one + "' is not a URL");
+    (k == "pp_api_base" ? o.pp_api_base : o.parashift_api_base) = one;
+    return {};
+  }
+  if (k == "api_rate_limit") {
+    const result<long long> n = to_integer(where, one, 1, 150);
+    if (!n) return n.error();
+    o.api_rate_limit = static_cast<int>(*n);
+    return {};
+  }
   if (k == "dedup") {
     if (!starts_with(one, "redis://")) return bad(where, "'" + one + "' is not a redis:// URL");
     if (has_password(one) || one.find('@') != std::string::npos) {
@@ -377,6 +407,12 @@ void config_loader::add_flags(CLI::App& app, const std::vector<std::string_view>
     if (s.secret) continue;
     if (!keys.empty() && std::find(keys.begin(), keys.end(), s.key) == keys.end()) continue;
     const std::string key(s.key);
+    if (s.flag) {
+      app.add_flag_function(
+          flag_name(s.key), [this, key](std::int64_t /*count*/) { flags_[key] = {"true"}; },
+          std::string(s.help) + " [" + env_name(s.key) + "=true]");
+      continue;
+    }
     CLI::Option* opt = app.add_option(
         flag_name(s.key),
         [this, key](const CLI::results_t& r) {
@@ -493,6 +529,11 @@ status validate_for_serve(const options& o) {
     return error(errc::invalid_config,
                  "no sink: give at least one of --exec CMD, --forward URL, --jsonl PATH "
                  "(or HOOKRX_EXEC, HOOKRX_FORWARD, HOOKRX_JSONL)");
+  }
+  if ((o.poll || o.enrich) && o.pp_api_key.empty() && o.parashift_api_key.empty()) {
+    return error(errc::invalid_config, std::string(o.poll ? "--poll" : "--enrich") +
+                                           ": set HOOKRX_PP_API_KEY (or HOOKRX_PP_API_KEY_FILE) or "
+                                           "HOOKRX_PARASHIFT_API_KEY (or HOOKRX_PARASHIFT_API_KEY_FILE)");
   }
   if (!o.parashift_enabled() && (!o.parashift_allow_cidr.empty() || !o.parashift_header.empty())) {
     const std::string what = !o.parashift_header.empty() ? "--parashift-header" : "--parashift-allow-cidr";

@@ -87,6 +87,15 @@ struct options {
   std::vector<std::string> parashift_allow_cidr;  ///< "default" expanded to 34.65.0.0/16
   std::vector<std::string> trusted_proxy;
 
+  // The fallback poller and enrichment (hookrx::api), for providers whose API key is set.
+  bool poll = false;    ///< --poll: recover documents whose webhook never came
+  bool enrich = false;  ///< --enrich: fetch the document before the sinks
+  std::string pp_api_base = "https://api.perfectparser.com";
+  std::string parashift_api_base = "https://api.parashift.io";
+  std::chrono::milliseconds poll_interval{60'000};
+  std::chrono::milliseconds poll_grace{600'000};
+  int api_rate_limit = 120;  ///< requests per minute per API key
+
   // Logging.
   enum class level : std::uint8_t { debug, info, warn, error };
   level log_level = level::info;

@@ -166,6 +166,32 @@ std::string metrics::render() const {
                 std::to_string(depth));
   render_scalar(out, "hookrx_store_up", "gauge", "1 while the store answered its last health check.",
                 store_up_.load(std::memory_order_relaxed) ? "1" : "0");
+  std::function<poller_numbers()> read_poller;
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    read_poller = poller_;
+  }
+  if (read_poller) {
+    const poller_numbers p = read_poller();
+    render_scalar(out, "hookrx_poller_rounds_total", "counter", "Poller rounds this instance led.",
+                  std::to_string(p.rounds));
+    render_scalar(out, "hookrx_poller_polls_total", "counter", "Extractions and documents fetched by the poller.",
+                  std::to_string(p.polls));
+    out += "# HELP hookrx_poller_recoveries_total Events the poller recovered (their webhook never came).\n";
+    out += "# TYPE hookrx_poller_recoveries_total counter\n";
+    out += "hookrx_poller_recoveries_total{kind=\"document\"} " + std::to_string(p.documents_recovered) + "\n";
+    out += "hookrx_poller_recoveries_total{kind=\"job\"} " + std::to_string(p.jobs_recovered) + "\n";
+    render_scalar(out, "hookrx_poller_errors_total", "counter", "Failed API calls or store operations of the poller.",
+                  std::to_string(p.errors));
+  }
+  const std::uint64_t enrich_ok = enrich_ok_.load(std::memory_order_relaxed);
+  const std::uint64_t enrich_failed = enrich_failed_.load(std::memory_order_relaxed);
+  if (enrich_ok + enrich_failed > 0) {
+    out += "# HELP hookrx_enrich_calls_total Document fetches of --enrich by outcome.\n";
+    out += "# TYPE hookrx_enrich_calls_total counter\n";
+    out += "hookrx_enrich_calls_total{outcome=\"ok\"} " + std::to_string(enrich_ok) + "\n";
+    out += "hookrx_enrich_calls_total{outcome=\"failed\"} " + std::to_string(enrich_failed) + "\n";
+  }
   out += "# HELP hookrx_build_info The running build.\n# TYPE hookrx_build_info gauge\nhookrx_build_info{version=\"";
   out += version();
   out += "\"} 1\n";

@@ -13,6 +13,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -43,6 +44,21 @@ class metrics {
   [[nodiscard]] std::uint64_t dead_letters() const noexcept { return dead_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::uint64_t handled_count() const noexcept { return handled_.load(std::memory_order_relaxed); }
 
+  /// What the fallback poller did so far (read at each scrape).
+  struct poller_numbers {
+    std::uint64_t rounds = 0;
+    std::uint64_t polls = 0;
+    std::uint64_t documents_recovered = 0;
+    std::uint64_t jobs_recovered = 0;
+    std::uint64_t errors = 0;
+  };
+  void set_poller(std::function<poller_numbers()> read) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    poller_ = std::move(read);
+  }
+  /// An --enrich fetch and whether it succeeded.
+  void enrich_call(bool ok) noexcept { (ok ? enrich_ok_ : enrich_failed_).fetch_add(1, std::memory_order_relaxed); }
+
   /// Prometheus text exposition format 0.0.4.
   [[nodiscard]] std::string render() const;
 
@@ -71,6 +87,9 @@ class metrics {
   std::atomic<std::uint64_t> dead_{0};
   std::atomic<std::int64_t> depth_at_start_{0};
   std::atomic<bool> store_up_{true};
+  std::atomic<std::uint64_t> enrich_ok_{0};
+  std::atomic<std::uint64_t> enrich_failed_{0};
+  std::function<poller_numbers()> poller_;
 };
 
 }  // namespace hookrx::cli

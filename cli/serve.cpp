@@ -89,6 +89,7 @@ int serve(const options& opts) {
   drainer.join();
   log.info("stopped",
            {{"clean", clean.load()}, {"handled", stats.handled_count()}, {"dead_letters", stats.dead_letters()}});
+  stats.set_poller({});  // the poller goes with the service it reads, before the handlers it uses
   svc->reset();
   return 0;
 }

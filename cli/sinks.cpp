@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <set>
 #include <string>
@@ -27,7 +28,7 @@ extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX decl
 
 namespace hookrx::cli {
 
-std::string envelope_json(const event& ev, int attempt, std::string_view origin) {
+std::string envelope_json(const event& ev, int attempt, std::string_view origin, std::string_view document) {
   std::string out;
   out.reserve(ev.raw_json().size() + ev.key().size() + 160);
   out += "{\"key\":";
@@ -43,6 +44,10 @@ std::string envelope_json(const event& ev, int attempt, std::string_view origin)
   out += ev.is_test() ? ",\"test\":true" : ",\"test\":false";
   out += ",\"payload\":";
   append_minified_json(out, ev.raw_json());
+  if (!document.empty()) {
+    out += ",\"document\":";
+    append_minified_json(out, document);
+  }
   out += '}';
   return out;
 }
@@ -369,6 +374,13 @@ result<std::unique_ptr<sink>> make_forward_sink(const std::string& url, std::chr
 result<std::unique_ptr<sink>> make_jsonl_sink(const std::string& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return error(errc::invalid_config, "--jsonl: cannot open " + path + ": " + std::strerror(errno));
+  // A file just created exists durably only once its directory entry is synced too.
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
   return std::unique_ptr<sink>(new jsonl_sink(fd, path));
 }
 

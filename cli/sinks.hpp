@@ -29,7 +29,9 @@ struct sink_event {
 };
 
 /// {"key":…,"provider":…,"event":…,"origin":…,"attempt":N,"test":false,"payload":{…the body…}}
-[[nodiscard]] std::string envelope_json(const event& ev, int attempt, std::string_view origin);
+/// With `document` (raw JSON fetched by --enrich) it also has "document":{...}.
+[[nodiscard]] std::string envelope_json(const event& ev, int attempt, std::string_view origin,
+                                        std::string_view document = {});
 
 class sink {
  public:

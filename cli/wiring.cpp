@@ -17,11 +17,76 @@
 #ifdef HOOKRX_CLI_HAVE_REDIS
 #include "hookrx/redis_store.hpp"
 #endif
+#ifdef HOOKRX_CLI_HAVE_API
+#include "hookrx/api.hpp"
+#include "hookrx/poller.hpp"
+#endif
 
 namespace hookrx::cli {
 namespace {
 
-constexpr std::string_view origin_webhook = "webhook";
+// --enrich: the document an event is about, as raw JSON; "" when there is nothing to fetch.
+using enricher = std::function<result<std::string>(const event&)>;
+
+#ifdef HOOKRX_CLI_HAVE_API
+struct api_clients {
+  std::shared_ptr<perfectparser_client> perfectparser;
+  std::shared_ptr<parashift_client> parashift;
+};
+
+result<api_clients> make_clients(const options& o) {
+  api_clients c;
+  if (!o.pp_api_key.empty()) {
+    perfectparser_client_options co;
+    co.api_key = o.pp_api_key;
+    co.base_url = o.pp_api_base;
+    co.rate.requests_per_minute = o.api_rate_limit;
+    co.rate.submissions_per_minute = std::min(20, o.api_rate_limit);
+    co.rate.slow_down_below = std::max(1, o.api_rate_limit / 12);
+    api_result<perfectparser_client> pp = perfectparser_client::create(co);
+    if (!pp) return error(errc::invalid_config, "--pp-api-base / HOOKRX_PP_API_KEY: " + pp.error().message());
+    c.perfectparser = std::make_shared<perfectparser_client>(std::move(*pp));
+  }
+  if (!o.parashift_api_key.empty()) {
+    parashift_client_options co;
+    co.api_key = o.parashift_api_key;
+    co.base_url = o.parashift_api_base;
+    co.rate.requests_per_minute = o.api_rate_limit;
+    co.rate.submissions_per_minute = std::min(20, o.api_rate_limit);
+    co.rate.slow_down_below = std::max(1, o.api_rate_limit / 12);
+    api_result<parashift_client> ps = parashift_client::create(co);
+    if (!ps)
+      return error(errc::invalid_config, "--parashift-api-base / HOOKRX_PARASHIFT_API_KEY: " + ps.error().message());
+    c.parashift = std::make_shared<parashift_client>(std::move(*ps));
+  }
+  return c;
+}
+
+// Fetches a Parashift event's document, and a PerfectParser document event's document when it
+// carries no extracted_data. A failed fetch is an error: the event is retried later.
+enricher make_enricher(const api_clients& c, metrics& stats) {
+  return [c, &stats](const event& ev) -> result<std::string> {
+    if (const auto* d = ev.get_if<document_event>(); d != nullptr && c.parashift) {
+      const std::string id = d->id ? *d->id : d->document_id ? std::to_string(*d->document_id) : std::string();
+      if (id.empty()) return std::string();
+      api_result<parashift_document> doc = c.parashift->get_document(id);
+      stats.enrich_call(doc.has_value());
+      if (!doc) return error(errc::handler_failed, "enrich: Parashift document " + id + ": " + doc.error().message());
+      return std::move(doc->raw_json);
+    }
+    if (const auto* d = ev.get_if<document_completed>(); d != nullptr && c.perfectparser && d->extracted_data.empty()) {
+      api_result<pp_document> doc = c.perfectparser->get_document(d->extraction_id, d->document_id);
+      stats.enrich_call(doc.has_value());
+      if (!doc) {
+        return error(errc::handler_failed,
+                     "enrich: PerfectParser document " + d->document_id + ": " + doc.error().message());
+      }
+      return std::move(doc->raw_json);
+    }
+    return std::string();
+  };
+}
+#endif
 
 bool is_verification_failure(errc c) noexcept {
   switch (c) {
@@ -210,36 +275,69 @@ result<std::unique_ptr<service>> wire(const options& o, const logger& log, metri
   }
 
   // Every event to every sink, in order; the first failure sends the event back to the inbox.
+  enricher enrich;
+#ifdef HOOKRX_CLI_HAVE_API
+  api_clients clients;
+  if (o.poll || o.enrich) {
+    result<api_clients> c = make_clients(o);
+    if (!c) return c.error();
+    clients = std::move(*c);
+  }
+  if (o.enrich) enrich = make_enricher(clients, stats);
+#else
+  if (o.poll || o.enrich) {
+    return error(errc::invalid_config, "--poll/--enrich: this build has no API client (hookrx::api)");
+  }
+#endif
+
   const int max_attempts = o.max_attempts;
-  svc->handlers.on_any(
-      [sinks = &svc->sinks, &stats, &log, max_attempts](const event& ev, const delivery_context& ctx) -> status {
-        const std::string envelope = envelope_json(ev, ctx.attempt, origin_webhook);
-        const sink_event se{ev, ctx.attempt, origin_webhook, envelope};
-        for (const std::unique_ptr<sink>& s : *sinks) {
-          const auto t0 = std::chrono::steady_clock::now();
-          status st = s->deliver(se);
-          const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-          stats.sink_call(s->kind(), st.has_value(), secs);
-          if (!st) {
-            const bool last = ctx.attempt >= max_attempts;
-            if (last) {
-              stats.dead_lettered();
-            } else {
-              stats.retried();
-            }
-            log.write(last ? logger::level::error : logger::level::warn, last ? "dead-lettered" : "sink failed",
-                      {{"sink", s->kind()},
-                       {"key", ev.key()},
-                       {"event", ev.name()},
-                       {"attempt", ctx.attempt},
-                       {"error", st.error().message()}});
-            return st;
-          }
+  svc->handlers.on_any([sinks = &svc->sinks, &stats, &log, max_attempts, enrich](
+                           const event& ev, const delivery_context& ctx) -> status {
+    const std::string_view origin = to_string(ctx.origin());
+    std::string document;
+    if (enrich) {
+      result<std::string> fetched = enrich(ev);
+      if (!fetched) {
+        const bool last = ctx.attempt >= max_attempts;
+        if (last) {
+          stats.dead_lettered();
+        } else {
+          stats.retried();
         }
-        stats.handled();
-        log.debug("handled", {{"key", ev.key()}, {"event", ev.name()}, {"attempt", ctx.attempt}});
-        return {};
-      });
+        log.write(
+            last ? logger::level::error : logger::level::warn, last ? "dead-lettered" : "enrich failed",
+            {{"key", ev.key()}, {"event", ev.name()}, {"attempt", ctx.attempt}, {"error", fetched.error().message()}});
+        return fetched.error();
+      }
+      document = std::move(*fetched);
+    }
+    const std::string envelope = envelope_json(ev, ctx.attempt, origin, document);
+    const sink_event se{ev, ctx.attempt, origin, envelope};
+    for (const std::unique_ptr<sink>& s : *sinks) {
+      const auto t0 = std::chrono::steady_clock::now();
+      status st = s->deliver(se);
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      stats.sink_call(s->kind(), st.has_value(), secs);
+      if (!st) {
+        const bool last = ctx.attempt >= max_attempts;
+        if (last) {
+          stats.dead_lettered();
+        } else {
+          stats.retried();
+        }
+        log.write(last ? logger::level::error : logger::level::warn, last ? "dead-lettered" : "sink failed",
+                  {{"sink", s->kind()},
+                   {"key", ev.key()},
+                   {"event", ev.name()},
+                   {"attempt", ctx.attempt},
+                   {"error", st.error().message()}});
+        return st;
+      }
+    }
+    stats.handled();
+    log.debug("handled", {{"key", ev.key()}, {"event", ev.name()}, {"attempt", ctx.attempt}});
+    return {};
+  });
 
   inbox_options io;
   io.workers = static_cast<std::size_t>(o.workers);
@@ -259,6 +357,29 @@ result<std::unique_ptr<service>> wire(const options& o, const logger& log, metri
 
   std::shared_ptr<acceptor> accept_to = svc->box->acceptor();
   if (svc->dedup) accept_to = std::make_shared<dedup_then_inbox>(svc->dedup, accept_to);
+#ifdef HOOKRX_CLI_HAVE_API
+  if (o.poll) {
+    auto state = std::dynamic_pointer_cast<poll_store>(svc->store);
+    auto marks = std::dynamic_pointer_cast<dedup_store>(svc->store);
+    if (!state || !marks) return error(errc::invalid_config, "--poll: this store cannot keep the poller's state");
+    poller_options po;
+    po.grace = o.poll_grace;
+    po.round_interval = o.poll_interval;
+    po.parashift_grace = std::min(po.parashift_grace, o.poll_grace);
+    po.log = [&log](std::string_view line) { log.info("poller", {{"detail", line}}); };
+    result<std::shared_ptr<poller>> p = poller::create(
+        state, svc->store, marks, poller_api_of(clients.perfectparser, clients.parashift), svc->handlers, po);
+    if (!p) return error(errc::invalid_config, "--poll: " + p.error().message());
+    std::shared_ptr<poller> polling = *p;
+    accept_to = polling->wrap(accept_to);
+    svc->start_poller = [polling] { polling->start(); };
+    svc->stop_poller = [polling] { polling->stop(); };
+    stats.set_poller([polling] {
+      const poller_counters c = polling->counters();
+      return metrics::poller_numbers{c.rounds, c.polls, c.documents_recovered, c.jobs_recovered, c.errors};
+    });
+  }
+#endif
   accept_to = std::make_shared<metered_acceptor>(accept_to, stats);
 
   receiver_options ro;
@@ -340,6 +461,7 @@ status service::start(const options& o, const logger& log, metrics& stats) {
   routes.push_back(std::move(prom));
 
   box->start();
+  if (start_poller) start_poller();
   beast_adapter::listener::options lo;
   lo.address = o.listen_host;
   lo.port = o.listen_port;
@@ -353,6 +475,7 @@ status service::start(const options& o, const logger& log, metrics& stats) {
   lo.on_answer = [&stats](std::string_view path, int code) { stats.http_answer(path, code); };
   result<std::unique_ptr<beast_adapter::listener>> l = beast_adapter::listener::start(std::move(routes), lo);
   if (!l) {
+    if (stop_poller) stop_poller();
     box->stop();
     return error(errc::invalid_config,
                  "--listen " + o.listen_host + ":" + std::to_string(o.listen_port) + ": " + l.error().detail());
@@ -366,6 +489,7 @@ bool service::shutdown(std::chrono::milliseconds grace, const logger& log) {
   const auto deadline = std::chrono::steady_clock::now() + grace;
   bool clean = server ? server->drain(grace) : true;
   log.info("stopped accepting", {{"requests_finished", clean}});
+  if (stop_poller) stop_poller();
   // The inbox's stop() lets running sink calls finish; a watchdog cuts them short at the deadline.
   std::mutex m;
   std::condition_variable cv;

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -33,6 +34,9 @@ struct service {
   std::optional<receiver> perfectparser;
   std::optional<receiver> parashift;
   std::unique_ptr<beast_adapter::listener> server;
+  /// --poll: the fallback poller's start and stop (empty without --poll).
+  std::function<void()> start_poller;
+  std::function<void()> stop_poller;
 
   /// True while the store answers (what /healthz reports).
   [[nodiscard]] bool store_healthy() const;
