@@ -87,7 +87,7 @@ int run_check(const check_args& a, const config_loader& loader) {
       if (!a.json) std::cout << "parashift: ok: key accepted (the API reports no name, expiry or credits)\n";
       json += "\"parashift\":{\"ok\":true}";
     } else {
-      const std::string why = describe(probe.error(), *opts, "parashift_api_key", parashift_base(a.api));
+      const std::string why = describe(probe.error(), *opts, "parashift_api_key", opts->parashift_api_base);
       std::cerr << "hookrx check: parashift: " << why << '\n';
       json += "\"parashift\":{\"ok\":false,\"error\":" + json_string(to_string(probe.error().code)) +
               ",\"message\":" + json_string(why) + "}";
@@ -109,10 +109,10 @@ void add_check(CLI::App& app, std::vector<command>& commands) {
       "Exit 0 when every configured key works, 1 when one is refused or unreachable, 2 for a usage error.");
   auto args = std::make_shared<check_args>();
   auto loader = std::make_shared<config_loader>();
-  add_api_flags(*sub, args->api, true);
+  add_api_flags(*sub, args->api);
   sub->add_option("--min-credits", args->min_credits, "fail when fewer PerfectParser credits are left");
   sub->add_flag("--json", args->json, "machine-readable output");
-  loader->add_flags(*sub, config_file_only);
+  loader->add_flags(*sub, {"pp_api_base", "parashift_api_base", "api_rate_limit"});
   commands.push_back({sub, [args, loader]() { return run_check(*args, *loader); }});
 }
 

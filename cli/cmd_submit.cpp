@@ -19,15 +19,11 @@
 namespace hookrx::cli {
 namespace {
 
-// The poller's default grace (serve --poll-grace): how long a webhook may take before polling.
-constexpr double default_grace_seconds = 600;
-
 struct submit_args {
   api_flags api;
   std::string parser_id;
   std::vector<std::string> files;
   std::string idempotency_key;
-  double grace_seconds = default_grace_seconds;
   bool no_watch = false;
   bool json = false;
 };
@@ -36,11 +32,8 @@ struct watch_args {
   std::string id;
   std::string provider_name = "perfectparser";
   std::string expected_at;
-  double grace_seconds = default_grace_seconds;
   bool json = false;
 };
-
-std::chrono::milliseconds seconds(double s) { return std::chrono::milliseconds(static_cast<long long>(s * 1000)); }
 
 // Watches `id`; the message for the operator, or an error naming the store flag.
 result<bool> add_watch(const options& opts, provider source, const std::string& id, time_point due,
@@ -100,7 +93,7 @@ int run_submit(const submit_args& a, const config_loader& loader) {
   std::string watch_error;
   if (!a.no_watch) {
     result<bool> w = add_watch(*opts, provider::perfectparser, done->extraction_id,
-                               std::chrono::system_clock::now() + seconds(a.grace_seconds), std::nullopt);
+                               std::chrono::system_clock::now() + opts->poll_grace, std::nullopt);
     if (w) {
       watched = true;
       already_watched = !*w;
@@ -123,7 +116,7 @@ int run_submit(const submit_args& a, const config_loader& loader) {
       std::cout << "already on the watch list: " << done->extraction_id << '\n';
     } else if (watched) {
       std::cout << "watching " << done->extraction_id << ": `hookrx serve --poll` on this store fetches it if no "
-                << "webhook comes within " << a.grace_seconds << " s\n";
+                << "webhook comes within " << std::chrono::duration<double>(opts->poll_grace).count() << " s\n";
     }
   }
   if (!watch_error.empty()) {
@@ -160,7 +153,7 @@ int run_watch(const watch_args& a, const config_loader& loader) {
       return exit_config;
     }
   }
-  const time_point due = (expected ? *expected : std::chrono::system_clock::now()) + seconds(a.grace_seconds);
+  const time_point due = (expected ? *expected : std::chrono::system_clock::now()) + opts->poll_grace;
   result<bool> added = add_watch(*opts, source, a.id, due, expected);
   if (!added) {
     std::cerr << "hookrx watch: " << (added.error().detail().empty() ? added.error().message() : added.error().detail())
@@ -196,13 +189,10 @@ void add_submit(CLI::App& app, std::vector<command>& commands) {
   sub->add_option("files", args->files, "the files to extract (pdf, png, jpg, tiff, txt)")->required();
   sub->add_option("--idempotency-key", args->idempotency_key,
                   "send this Idempotency-Key (default: derived from the parser and the files' bytes)");
-  sub->add_option("--poll-grace", args->grace_seconds,
-                  "seconds the webhooks may take before the poller fetches the extraction (default 600)")
-      ->check(CLI::Range(0.0, 7.0 * 24 * 3600));
   sub->add_flag("--no-watch", args->no_watch, "do not put the extraction on the watch list");
   sub->add_flag("--json", args->json, "machine-readable output");
-  add_api_flags(*sub, args->api, false);
-  loader->add_flags(*sub, {"store"});
+  add_api_flags(*sub, args->api);
+  loader->add_flags(*sub, {"store", "pp_api_base", "api_rate_limit", "poll_grace"});
   commands.push_back({sub, [args, loader]() { return run_submit(*args, *loader); }});
 }
 
@@ -219,11 +209,8 @@ void add_watch(CLI::App& app, std::vector<command>& commands) {
   sub->add_option("id", args->id, "the extraction id (PerfectParser) or document id (Parashift)")->required();
   sub->add_option("--provider", args->provider_name, "perfectparser (default) or parashift");
   sub->add_option("--expected-at", args->expected_at, "when the document should be done (ISO-8601 UTC)");
-  sub->add_option("--poll-grace", args->grace_seconds,
-                  "seconds after now (or --expected-at) before it is polled (default 600)")
-      ->check(CLI::Range(0.0, 7.0 * 24 * 3600));
   sub->add_flag("--json", args->json, "machine-readable output");
-  loader->add_flags(*sub, {"store"});
+  loader->add_flags(*sub, {"store", "poll_grace"});
   commands.push_back({sub, [args, loader]() { return run_watch(*args, *loader); }});
 }
 

@@ -1,9 +1,10 @@
-// cli/toolbox_api.hpp: the API clients `check` and `submit` use, built from the shared options
-// (keys from HOOKRX_PP_API_KEY / HOOKRX_PARASHIFT_API_KEY or their _FILE) and the base URL flags.
+// cli/toolbox_api.hpp: the API clients `check` and `submit` use, built from serve's options (keys
+// from HOOKRX_PP_API_KEY / HOOKRX_PARASHIFT_API_KEY or their _FILE, --pp-api-base,
+// --parashift-api-base, --api-rate-limit) and the command's --timeout.
 //
 //   hookrx::cli::api_flags flags;
-//   hookrx::cli::add_api_flags(*sub, flags);            // --pp-api-base, --parashift-api-base, --timeout
-//   auto pp = hookrx::cli::make_perfectparser_client(opts, flags);   // error names the flag/variable
+//   hookrx::cli::add_api_flags(*sub, flags);                          // --timeout
+//   auto pp = hookrx::cli::make_perfectparser_client(opts, flags);   // error names the variable
 #pragma once
 
 #include <string>
@@ -18,12 +19,10 @@ class App;
 namespace hookrx::cli {
 
 struct api_flags {
-  std::string pp_api_base;         ///< --pp-api-base, else HOOKRX_PP_API_BASE, else the vendor's
-  std::string parashift_api_base;  ///< --parashift-api-base, else HOOKRX_PARASHIFT_API_BASE
-  double timeout_seconds = 30;     ///< per call, retries included
+  double timeout_seconds = 30;  ///< per call, retries included
 };
 
-void add_api_flags(CLI::App& app, api_flags& flags, bool parashift);
+void add_api_flags(CLI::App& app, api_flags& flags);
 
 /// invalid_argument (message names the flag or variable) for a missing key or a bad base URL.
 [[nodiscard]] api_result<perfectparser_client> make_perfectparser_client(const options& opts, const api_flags& flags);
@@ -33,9 +32,5 @@ void add_api_flags(CLI::App& app, api_flags& flags, bool parashift);
 /// https://...: ...": an api_error worded for an operator, naming where the key came from.
 [[nodiscard]] std::string describe(const api_error& e, const options& opts, std::string_view key_setting,
                                    const std::string& base_url);
-
-/// The base URL in effect (flag, variable, default).
-[[nodiscard]] std::string pp_base(const api_flags& flags);
-[[nodiscard]] std::string parashift_base(const api_flags& flags);
 
 }  // namespace hookrx::cli

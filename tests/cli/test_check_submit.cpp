@@ -211,8 +211,9 @@ TEST_SUITE("cli submit") {
     const std::string a = serve.dir + "/a.pdf";
     hookrx_test::write_file(a, "%PDF poll me");
     // Due at once: the webhooks "never came".
-    auto r = run({binary, "submit", "--parser", "prs_1", a, "--poll-grace", "0", "--json", "--store", serve.store()},
-                 f.env(f.good_key()));
+    auto r =
+        run({binary, "submit", "--parser", "prs_1", a, "--poll-grace", "0.001", "--json", "--store", serve.store()},
+            f.env(f.good_key()));
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     simdjson::dom::parser parser;
     simdjson::dom::element e;
@@ -254,10 +255,18 @@ TEST_SUITE("cli submit") {
                     return false;
                   }),
                   serve.process->log());
-    auto shown = run({binary, "inbox", "show", key, "--json", "--store", serve.store()});
-    CHECK(shown.exit_code == 0);
-    CHECK(contains(shown.out, "\"origin\":\"poll\""));
-    CHECK(contains(shown.out, "\"state\":\"done\""));
+    // The sink writes before the worker acknowledges: the entry is done a moment after the line.
+    std::string shown;
+    CHECK(hookrx_test::eventually([&] {
+      shown = run({binary, "inbox", "show", key, "--json", "--store", serve.store()}).out;
+      return contains(shown, "\"state\":\"done\"");
+    }));
+    CHECK(contains(shown, "\"origin\":\"poll\""));
+    // serve's sink now reports the origin too.
+    bool sunk_as_poll = false;
+    for (const std::string& line : serve.jsonl_lines())
+      sunk_as_poll = sunk_as_poll || (contains(line, key) && contains(line, "\"origin\":\"poll\""));
+    CHECK(sunk_as_poll);
   }
 }
 
