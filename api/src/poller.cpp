@@ -718,6 +718,11 @@ void poller::start() {
     while (!p->stopping) {
       lk.unlock();
       if (const result<poll_round> r = p->run_once(); !r) p->s->fail("round failed: " + r.error().message());
+      if (p->s->options.wait) {
+        if (!p->s->options.wait(p->s->options.round_interval)) return;
+        lk.lock();
+        continue;
+      }
       lk.lock();
       p->wake.wait_for(lk, p->s->options.round_interval, [p] { return p->stopping; });
     }

@@ -286,7 +286,10 @@ struct fake_api::impl {
     const double p5xx = p429 + faults.fraction_5xx;
     const double pdrop = p5xx + faults.fraction_drop;
     const double pslow = pdrop + faults.fraction_slow;
-    if (r < p429) return {429, "", std::nullopt, milliseconds(0), {}, {}};
+    if (r < p429) {
+      const auto now_s = duration_cast<seconds>(server_now().time_since_epoch()).count();
+      return {429, "", now_s + faults.reset_after.count(), milliseconds(0), {}, {}};
+    }
     if (r < p5xx) {
       static constexpr std::array<int, 3> statuses = {500, 502, 503};
       return {statuses[static_cast<std::size_t>(rng() % 3)], "", std::nullopt, milliseconds(0), {}, {}};
@@ -755,6 +758,7 @@ void fake_api::impl::control_routes() {
     f.fraction_slow = dom_double(e, "fraction_slow", 0);
     f.slow = milliseconds(dom_int(e, "slow_ms", 0));
     f.seed = static_cast<std::uint64_t>(dom_int(e, "seed", 1));
+    f.reset_after = seconds(dom_int(e, "reset_after_s", 1));
     self->set_faults(f);
     ok(res);
   });

@@ -84,6 +84,9 @@ struct fake_faults {
   double fraction_slow = 0.0;  ///< answered after `slow`
   std::chrono::milliseconds slow{0};
   std::uint64_t seed = 1;
+  /// Reset of the injected 429s: a transient refusal, not the end of a spent window (which would
+  /// make every injected 429 cost a client up to a whole window of waiting).
+  std::chrono::seconds reset_after{1};
 };
 
 /// A scripted answer for the next matching calls, before the fractions apply.

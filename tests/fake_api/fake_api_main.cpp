@@ -8,10 +8,10 @@
 //   GET  /_fake/stats            {"requests", "by_endpoint", "by_status", "max_in_60s", "credits", ...}
 //   GET  /_fake/requests         every request: method, path, endpoint, query, at, status
 //   POST /_fake/dataset          {"extractions": [...], "parashift_documents": [...]} (as --data)
-//   POST /_fake/faults           {"fraction_429", "fraction_5xx", "fraction_drop", "fraction_slow", "slow_ms", "seed"}
-//   POST /_fake/script           {"times", "path_prefix", "status", "vendor_code", "reset_unix", "delay_ms", "body"}
-//   POST /_fake/document_status  {"extraction_id", "document_id", "status", "updated_at"}
-//   POST /_fake/reset_requests
+//   POST /_fake/faults           {"fraction_429", "fraction_5xx", "fraction_drop", "fraction_slow", "slow_ms", "seed",
+//   "reset_after_s"} POST /_fake/script           {"times", "path_prefix", "status", "vendor_code", "reset_unix",
+//   "delay_ms", "body"} POST /_fake/document_status  {"extraction_id", "document_id", "status", "updated_at"} POST
+//   /_fake/reset_requests
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -29,7 +29,7 @@ void usage(std::ostream& out) {
          "         [--data FILE.json] [--generate N] [--documents M] [--parashift N]\n"
          "         [--limit 150] [--submit-limit 20] [--window-seconds 60] [--credits 1000]\n"
          "         [--clock-offset-seconds S] [--fraction-429 F] [--fraction-5xx F] [--fraction-drop F]\n"
-         "         [--fraction-slow F] [--slow-ms MS] [--seed N] [--threads 16]\n"
+         "         [--fraction-slow F] [--slow-ms MS] [--fault-reset-seconds 1] [--seed N] [--threads 16]\n"
          "The key and token can also come from HOOKRX_FAKE_API_KEY / HOOKRX_FAKE_PARASHIFT_TOKEN.\n";
 }
 
@@ -105,6 +105,8 @@ int main(int argc, char** argv) {
       o.faults.fraction_slow = n;
     } else if (flag == "--slow-ms") {
       o.faults.slow = std::chrono::milliseconds(static_cast<long>(n));
+    } else if (flag == "--fault-reset-seconds") {
+      o.faults.reset_after = std::chrono::seconds(static_cast<long>(n));
     } else if (flag == "--seed") {
       o.faults.seed = static_cast<std::uint64_t>(n);
     } else if (flag == "--threads") {

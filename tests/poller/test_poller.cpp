@@ -3,12 +3,14 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -462,7 +464,7 @@ TEST_SUITE("poller") {
                                                 "parashift:processing-finished:101:2026-06-20T10:04:59.000Z webhook"});
   }
 
-  TEST_CASE("one of two instances on one store polls; the other takes over once the leader stops renewing") {
+  TEST_CASE("one of two instances on one store polls, and the other takes over once the leader stops renewing") {
     setup s;
     s.vendor->exts["ext_l"] = {"completed", iso(1), {{"d1"}}};
     instance a(s.clock, s.store, s.vendor, instance::defaults(), "a");
@@ -541,6 +543,52 @@ TEST_SUITE("poller") {
     }
     std::sort(handled.begin(), handled.end());
     CHECK(handled == std::vector<std::string>{doc_key("ext_f", "d1"), job_key("ext_f")});
+  }
+
+  TEST_CASE("start() runs rounds on a thread until stop(), which gives the lease up") {
+    setup s;
+    s.vendor->exts["ext_t"] = {"completed", iso(1), {{"d1"}}};
+    auto options = instance::defaults();
+    options.grace = 0ms;
+    options.round_interval = 5ms;
+    instance a(s.clock, s.store, s.vendor, options, "threaded");
+    REQUIRE(a.poller->watch("ext_t"));
+    a.poller->start();
+    a.poller->start();  // idempotent
+    // Waits for the outcome (bounded), it does not time it.
+    for (int i = 0; i < 2000 && a.poller->counters().jobs_recovered == 0; ++i) {
+      std::this_thread::sleep_for(1ms);
+    }
+    a.poller->stop();
+    CHECK(a.poller->counters().documents_recovered == 1);
+    CHECK(a.poller->counters().jobs_recovered == 1);
+    auto other = s.store->try_lead(options.lease_name, "other", 1min);
+    REQUIRE(other.has_value());
+    CHECK(*other);  // resigned on stop: no need to wait for the lease to run out
+    a.drain();
+    CHECK(a.handled.size() == 2);
+  }
+
+  TEST_CASE("the thread waits through the injected wait, which moves the manual clock past the grace period") {
+    setup s;
+    s.vendor->exts["ext_w"] = {"completed", iso(1), {{"d1"}, {"d2"}}};
+    auto options = instance::defaults();
+    options.round_interval = 1min;
+    std::atomic<int> waits{0};
+    options.wait = [&](std::chrono::milliseconds d) {
+      s.clock->advance(d);  // no sleeping: each round is a minute later
+      std::this_thread::yield();
+      return waits.fetch_add(1) < 100000;
+    };
+    instance a(s.clock, s.store, s.vendor, options, "waits");
+    REQUIRE(a.poller->watch("ext_w"));
+    a.poller->start();
+    for (int i = 0; i < 5000 && a.poller->counters().jobs_recovered == 0; ++i) {
+      std::this_thread::sleep_for(1ms);
+    }
+    a.poller->stop();
+    CHECK(waits.load() >= 10);  // ten minutes of grace passed through the injected wait
+    CHECK(a.poller->counters().documents_recovered == 2);
   }
 
   TEST_CASE("options that cannot work are refused with the option named") {

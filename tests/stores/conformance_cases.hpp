@@ -833,7 +833,7 @@ TEST_SUITE(HOOKRX_STORE_SUITE) {
     CHECK(ms_of(*(*due)[5].expected_at) == ms_of(*doc.expected_at));
   }
 
-  TEST_CASE_FIXTURE(::store_fixture, "reschedule counts a poll and moves the due time; unwatch forgets the id") {
+  TEST_CASE_FIXTURE(::store_fixture, "reschedule counts a poll and moves the due time, and unwatch forgets the id") {
     HOOKRX_CONFORMANCE_NEEDS_POLL();
     hookrx::watch_entry e;
     e.id = "ext_r";
@@ -894,7 +894,7 @@ TEST_SUITE(HOOKRX_STORE_SUITE) {
   }
 
   TEST_CASE_FIXTURE(::store_fixture,
-                    "one holder leads at a time; the lease is renewed by its holder and taken over once it runs out") {
+                    "one holder leads at a time, renews its lease, and loses it to another once it runs out") {
     HOOKRX_CONFORMANCE_NEEDS_POLL();
     const auto lead = [&](const char* holder) -> std::string {
       auto r = ps->try_lead("poller", holder, seconds(30));

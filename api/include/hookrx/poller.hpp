@@ -89,6 +89,10 @@ struct poller_options {
   std::string instance_id;  ///< empty: a random one
   /// start(): pause between rounds.
   std::chrono::milliseconds round_interval{std::chrono::seconds(30)};
+  /// start(): how the thread waits round_interval; it returns false to end the thread. Null: a
+  /// sleep that stop() interrupts. A custom wait (a test's, advancing a manual clock) must return
+  /// within the duration it is given, since stop() cannot interrupt it.
+  wait_function wait;
   /// One line per recovery (with the key), and per error; never a credential.
   std::function<void(std::string_view line)> log;
 };

@@ -12,6 +12,8 @@
 // that protection: an evicted key redelivered by the sender is processed again. When every key held
 // is still queued, leased, claimed or dead, offer() and try_claim() of a new key fail with
 // errc::store_unavailable (the receiver answers 503 and the sender retries): nothing is dropped.
+// The poller's state (poll_store: watch list, watermarks, leader lease) is a few entries per
+// watched extraction and is not counted in `capacity`.
 //
 // Dedup keys are held as a 128-bit digest (the first half of SHA-256), not as strings, so a done key
 // costs 75-100 bytes whatever its length (depending on how full the tables are at that count). Two

@@ -1,8 +1,9 @@
 // hookrx/postgres_store.hpp: the PostgreSQL store (target hookrx::postgres), for several receiver
 // instances sharing one dedup table and one inbox.
 //
-// Every instance opens the same database (and schema and table prefix); open() creates the two
-// tables when they are missing, safely when several instances start at once. A key is claimed by
+// Every instance opens the same database (and schema and table prefix); open() creates the tables
+// when they are missing (and adds columns added since to tables of an older version), safely when
+// several instances start at once. A key is claimed by
 // exactly one caller across all processes (one INSERT ... ON CONFLICT statement), and leasing uses
 // FOR UPDATE SKIP LOCKED, so workers in different processes never lease the same entry. Time comes
 // from the injected clock and is stored as milliseconds since the epoch: instances agree on leases
@@ -48,7 +49,8 @@ struct postgres_options {
   std::chrono::milliseconds timeout{2000};
   /// An existing schema, or one open() may create. Letters, digits and '_' only.
   std::string schema = "public";
-  /// Tables are <prefix>dedup and <prefix>inbox. Letters, digits and '_' only.
+  /// Tables are <prefix>dedup, <prefix>inbox, and the poller's <prefix>watch, <prefix>watermark and
+  /// <prefix>leader. Letters, digits and '_' only.
   std::string table_prefix = "hookrx_";
 };
 
