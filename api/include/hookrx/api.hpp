@@ -10,7 +10,7 @@
 // never an exception, never the key in a message.
 //
 //   hookrx::perfectparser_client_options o;
-//   o.api_key = std::getenv("PP_API_KEY");
+//   o.api_key = key_from_your_secret_store();            // sent as X-API-Key, never logged
 //   auto pp = hookrx::perfectparser_client::create(o);
 //   if (!pp) return std::cerr << pp.error().message() << '\n', 1;
 //   auto doc = pp->get_document("ext_123", "doc_456");
@@ -466,7 +466,9 @@ struct api_client_options {
   bool verify_tls = true;
   std::string ca_cert_file;  ///< extra CA bundle (PEM); empty: the system's
   /// Budget settings; `budget` null means rate_budget::shared_for(api_key, rate): shared by every
-  /// client of the same key in the process. rate.time/random/wait are also the client's.
+  /// client of the same key in the process (the first one's settings win, so tests that each want
+  /// their own clock pass their own `budget`). rate.time/random/wait are also the client's (for
+  /// backoff waits); when unset, the budget's are used.
   rate_budget_options rate;
   std::shared_ptr<rate_budget> budget;
   std::shared_ptr<api_counters> counters;  ///< null: the client's own

@@ -77,7 +77,7 @@ class listener {
     /// Told of every request's outcome: the route's path ("" for none) and the status sent, 400
     /// for a request that could not be parsed, 408 for one that timed out (nothing is sent then).
     /// Called on I/O threads; keep it cheap.
-    std::function<void(std::string_view path, int status)> on_answer;
+    std::function<void(std::string_view path, int status)> on_answer{};
   };
 
   /// Binds, listens and starts serving `routes` on its own threads. Fails with errc::invalid_config
