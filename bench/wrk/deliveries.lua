@@ -1,6 +1,8 @@
 -- bench/wrk/deliveries.lua: wrk script for the adapter throughput benchmark (bench/wrk/run.sh).
 --
---   wrk -t2 -c64 -d10s --latency -s bench/wrk/deliveries.lua http://127.0.0.1:PORT [-- SECRET [TAG]]
+--   wrk -t2 -c64 -d10s --latency -s bench/wrk/deliveries.lua http://127.0.0.1:PORT [-- SECRET [TAG [PATH]]]
+--
+-- PATH (default /webhooks/perfectparser) is the route to POST to (adnanh/webhook serves /hooks/ID).
 --
 -- Every request is a distinct, correctly signed 1 KiB PerfectParser `extraction.document_completed`
 -- delivery: the body has the shape of bench/bench_core.cpp's 1 KiB fixture, its `document_id` is
@@ -90,6 +92,7 @@ function init(args)
     assert(args[2]:match("^%x%x%x%x$"), "the run tag must be 4 hex digits")
     run_tag = args[2]
   end
+  if args[3] ~= nil then path = args[3] end
   md = crypto.EVP_sha256()
   mac = ffi.new("unsigned char[32]")
   mac_len = ffi.new("unsigned int[1]")

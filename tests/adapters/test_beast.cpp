@@ -75,4 +75,53 @@ TEST_SUITE("beast adapter") {
     REQUIRE_FALSE(l);
     CHECK(l.error().code() == hookrx::errc::invalid_config);
   }
+
+  TEST_CASE("drain() finishes a request in progress with Connection: close, closes idle connections, accepts no more") {
+    auto rx = hookrx_adapter_test::fixture::make_receiver();
+    std::vector<hookrx::beast_adapter::route> routes(2);
+    routes[0].path = std::string(hookrx_adapter_test::webhook_path);
+    routes[0].rx = &rx;
+    routes[1].path = "/ping";
+    routes[1].get = [](const hookrx::beast_adapter::request&) {
+      hookrx::beast_adapter::response res{hookrx::beast_adapter::http::status::ok, 11};
+      res.body() = "pong";
+      return res;
+    };
+    hookrx::beast_adapter::listener::options opts;
+    opts.threads = 2;
+    auto l = hookrx::beast_adapter::listener::start(std::move(routes), opts);
+    REQUIRE(l.has_value());
+    const std::uint16_t port = (*l)->port();
+
+    hookrx_adapter_test::raw_connection idle(port);
+    hookrx_adapter_test::raw_connection busy(port);
+    const std::string body = hookrx_adapter_test::document_event("doc_drain");
+    busy.send_all("POST " + std::string(hookrx_adapter_test::webhook_path) +
+                  " HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " + std::to_string(body.size()) +
+                  "\r\nX-PerfectParser-Signature: " + hookrx_adapter_test::sign(body) + "\r\n\r\n");
+    REQUIRE(busy.read_reply().status == 100);  // its header was read: a request in progress
+    {
+      hookrx_adapter_test::raw_connection get(port);  // a GET route of the application's own
+      get.send_all("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+      const auto pong = get.read_reply();
+      CHECK(pong.status == 200);
+      CHECK(pong.body == "pong");
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while ((*l)->connections_accepted() < 3 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+    }
+    REQUIRE((*l)->connections_accepted() >= 3);
+
+    bool drained = false;
+    std::thread drainer([&] { drained = (*l)->drain(std::chrono::seconds(10)); });
+    CHECK_THROWS((void)idle.read_reply());  // closed without an answer: it had no request
+    busy.send_all(body);
+    const auto answer = busy.read_reply();
+    CHECK(answer.status == 200);
+    CHECK(answer.header("connection") == "close");
+    drainer.join();
+    CHECK(drained);
+    CHECK_THROWS(hookrx_adapter_test::raw_connection(port).send_all("GET /ping HTTP/1.1\r\n\r\n"));
+  }
 }

@@ -4,16 +4,20 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -74,19 +78,41 @@ response refuse_too_large(const receiver& rx, const request& head, std::string_v
 // listener
 
 struct listener::impl {
-  impl(const receiver& r, std::string p, options o) : rx(r), path(std::move(p)), opts(std::move(o)) {}
+  impl(std::vector<route> r, options o) : routes(std::move(r)), opts(std::move(o)) {}
+
+  // What a live connection offers the listener when it drains.
+  struct tracked {
+    virtual ~tracked() = default;
+    virtual void drain() = 0;
+  };
 
   void do_accept();
+  void track(tracked* key, std::weak_ptr<tracked> s) {
+    const std::lock_guard<std::mutex> lock(sessions_mutex);
+    sessions.emplace(key, std::move(s));
+  }
+  void untrack(tracked* key) {
+    const std::lock_guard<std::mutex> lock(sessions_mutex);
+    sessions.erase(key);
+    if (sessions.empty()) sessions_gone.notify_all();
+  }
+  void answered(std::string_view path, int status) const {
+    if (opts.on_answer) opts.on_answer(path, status);
+  }
 
-  const receiver& rx;
-  std::string path;
+  std::vector<route> routes;
   options opts;
   asio::io_context io;  // declared before the acceptor, which must be destroyed first
   tcp::acceptor acceptor{io};
   std::vector<std::thread> threads;
   std::atomic<std::uint64_t> accepted{0};
   std::atomic<bool> stopped{false};
+  std::atomic<bool> draining{false};
+  std::mutex sessions_mutex;
+  std::condition_variable sessions_gone;
+  std::unordered_map<tracked*, std::weak_ptr<tracked>> sessions;
   std::uint16_t port = 0;
+  std::uint64_t largest_cap = 0;  // the largest body any route accepts
 };
 
 namespace {
@@ -204,14 +230,50 @@ class with_memory {
   Handler handler_;
 };
 
-class session : public std::enable_shared_from_this<session> {
+// Where a request goes, decided once from its header.
+struct routing {
+  const route* to = nullptr;  // null: answered with `status` without reading the body
+  http::status status = http::status::ok;
+  std::string_view allow;  // for 405
+};
+
+routing select_route(const std::vector<route>& routes, http::verb method, std::string_view target) {
+  const std::string_view path = path_of(target);
+  for (const route& r : routes) {
+    if (r.path != path) continue;
+    if (r.rx != nullptr) {
+      if (method == http::verb::post) return {&r, http::status::ok, {}};
+      return {nullptr, http::status::method_not_allowed, "POST"};
+    }
+    if (method == http::verb::get) return {&r, http::status::ok, {}};
+    return {nullptr, http::status::method_not_allowed, "GET"};
+  }
+  return {nullptr, http::status::not_found, {}};
+}
+
+// The body limit of a GET route's request: such requests carry no body worth reading.
+constexpr std::uint64_t get_body_limit = std::uint64_t{64} * 1024;
+
+class session final : public listener::impl::tracked, public std::enable_shared_from_this<session> {
  public:
   session(socket_type&& socket, listener::impl& owner)
       : stream_(std::move(socket)), owner_(owner), peer_(remote_endpoint(stream_.socket())) {}
+  ~session() override { owner_.untrack(this); }
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
 
   void run() {
+    owner_.track(this, std::weak_ptr<listener::impl::tracked>(shared_from_this()));
     // Start on the connection's strand: every handler of one session runs serialised.
     asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&session::do_read, shared_from_this()));
+  }
+
+  // Runs on any thread: hops onto the strand, where it closes a connection that waits for its next
+  // request; one in the middle of a request finishes it (do_write says Connection: close).
+  void drain() override {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->waiting_) self->cancel();
+    });
   }
 
  private:
@@ -227,22 +289,52 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   void do_read() {
-    parser_.emplace();  // a fresh parser per request: limits apply per message
-    limit(*parser_, owner_.rx);
-    stream_.expires_after(owner_.opts.idle_timeout);
-    // The header first: a declared body over the cap fails here (body_limit) before any of it is
-    // read, and a sender that waits for "100 Continue" is told to go on.
+    if (owner_.draining.load(std::memory_order_acquire) && buffer_.size() == 0) return do_close();
+    parser_.emplace();                        // a fresh parser per request: limits apply per message
+    parser_->body_limit(owner_.largest_cap);  // the route's own cap is set once its header is read
+    route_ = {};
+    // A connection with nothing buffered waits for its next request (idle); a pipelined request
+    // already in the buffer is one in progress.
+    waiting_ = buffer_.size() == 0;
+    stream_.expires_after(waiting_ ? owner_.opts.idle_timeout : owner_.opts.read_timeout);
+    // The header first: where the request goes, and a declared body over the cap, are decided
+    // before any of the body is read; a sender that waits for "100 Continue" is told to go on.
     http::async_read_header(stream_, buffer_, *parser_, bound(&session::on_header));
   }
 
   void on_header(error_code ec, std::size_t /*bytes*/) {
-    if (ec) return on_read(ec, 0);
+    waiting_ = false;
+    const bool too_large = ec == http::error::body_limit;  // declared over the largest cap: header complete
+    if (ec && !too_large) return on_read(ec, 0);
     const request& head = parser_->get();
+    route_ = select_route(owner_.routes, head.method(), to_std(head.target()));
+    if (route_.to == nullptr) return refuse_route(head);
+    const std::uint64_t cap =
+        route_.to->rx != nullptr ? static_cast<std::uint64_t>(route_.to->rx->options().max_body_bytes) : get_body_limit;
+    // A declared body over this route's cap is refused unread (and before any 100 Continue).
+    if (too_large || (parser_->content_length() && *parser_->content_length() > cap)) {
+      return on_read(http::error::body_limit, 0);
+    }
+    parser_->body_limit(cap);
+    stream_.expires_after(owner_.opts.read_timeout);
     if (head.version() >= 11 && beast::iequals(head[http::field::expect], "100-continue") && !parser_->is_done()) {
       continue_ = response{http::status::continue_, head.version()};
       return http::async_write(stream_, continue_, bound(&session::on_continue));
     }
     read_body();
+  }
+
+  // 404 or 405, from the header alone. A body that follows is not read, so the connection closes
+  // after the answer unless the request said it has none.
+  void refuse_route(const request& head) {
+    const bool no_body = parser_->is_done();
+    response_ = plain_status(route_.status, head.version(), head.keep_alive() && no_body);
+    if (!route_.allow.empty()) response_.set(http::field::allow, to_beast(route_.allow));
+    // An unknown path is reported as "": paths a scanner invents are not the listener's to count.
+    const std::string_view path =
+        route_.status == http::status::not_found ? std::string_view() : path_of(to_std(head.target()));
+    owner_.answered(path, static_cast<int>(route_.status));
+    do_write();
   }
 
   void on_continue(error_code ec, std::size_t /*bytes*/) {
@@ -253,25 +345,49 @@ class session : public std::enable_shared_from_this<session> {
   void read_body() { http::async_read(stream_, buffer_, *parser_, bound(&session::on_read)); }
 
   void on_read(error_code ec, std::size_t /*bytes*/) {
-    if (ec == http::error::body_limit) {
-      response_ = refuse_too_large(owner_.rx, parser_->get(), peer_.view());
+    const std::string_view path = route_.to != nullptr ? std::string_view(route_.to->path) : std::string_view();
+    if (ec == http::error::body_limit && route_.to != nullptr && route_.to->rx != nullptr) {
+      response_ = refuse_too_large(*route_.to->rx, parser_->get(), peer_.view());
+      owner_.answered(path, static_cast<int>(response_.result_int()));
       return do_write();
     }
-    if (ec) return do_close();  // end_of_stream, timeout, reset, or a request Beast cannot parse
+    if (ec == http::error::body_limit) {  // a GET with a body larger than any GET needs
+      response_ = plain_status(http::status::payload_too_large, parser_->get().version(), false);
+      owner_.answered(path, static_cast<int>(response_.result_int()));
+      return do_write();
+    }
+    if (ec == beast::error::timeout) {
+      // Silence between requests is the idle timeout; a request that started and stalled (slow
+      // headers or body) is counted as timed out.
+      if (parser_->got_some()) owner_.answered(path, static_cast<int>(http::status::request_timeout));
+      return do_close();
+    }
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message) return do_close();
+    if (ec.category() == http::make_error_code(http::error::bad_version).category()) {
+      // A request Beast cannot parse: say so, then close (the stream's framing is lost).
+      response_ = plain_status(http::status::bad_request, 11, false);
+      owner_.answered(path, static_cast<int>(http::status::bad_request));
+      return do_write();
+    }
+    if (ec) return do_close();  // reset, or another transport error
 
     const request& req = parser_->get();
-    if (path_of(to_std(req.target())) != owner_.path) {
-      response_ = plain_status(http::status::not_found, req.version(), req.keep_alive());
-    } else if (req.method() != http::verb::post) {
-      response_ = plain_status(http::status::method_not_allowed, req.version(), req.keep_alive());
-      response_.set(http::field::allow, "POST");
+    if (route_.to->rx != nullptr) {
+      response_ = handle(*route_.to->rx, req, peer_.view());
     } else {
-      response_ = handle(owner_.rx, req, peer_.view());
+      response_ = route_.to->get(req);
+      response_.version(req.version());
+      response_.keep_alive(req.keep_alive());
+      response_.prepare_payload();
     }
+    owner_.answered(path, static_cast<int>(response_.result_int()));
     do_write();
   }
 
-  void do_write() { http::async_write(stream_, response_, bound(&session::on_write)); }
+  void do_write() {
+    if (owner_.draining.load(std::memory_order_acquire)) response_.keep_alive(false);
+    http::async_write(stream_, response_, bound(&session::on_write));
+  }
 
   void on_write(error_code ec, std::size_t /*bytes*/) {
     if (ec || !response_.keep_alive()) return do_close();
@@ -283,13 +399,21 @@ class session : public std::enable_shared_from_this<session> {
     stream_.socket().shutdown(socket_type::shutdown_send, ignored);
   }
 
+  void cancel() {
+    error_code ignored;
+    stream_.socket().shutdown(socket_type::shutdown_both, ignored);
+    stream_.socket().cancel(ignored);
+  }
+
   handler_memory memory_;  // outlives stream_'s operations: declared first, destroyed last
   stream_type stream_;
   listener::impl& owner_;
   peer_text peer_;
   beast::flat_buffer buffer_;
   std::optional<request_parser> parser_;
-  response continue_;  // the interim "100 Continue", kept alive while it is written
+  routing route_;
+  bool waiting_ = false;  // reading the header of a next request that has not started arriving
+  response continue_;     // the interim "100 Continue", kept alive while it is written
   response response_;
 };
 
@@ -311,7 +435,21 @@ listener::listener(std::unique_ptr<impl> p) noexcept : impl_(std::move(p)) {}
 listener::~listener() { stop(); }
 
 result<std::unique_ptr<listener>> listener::start(const receiver& rx, std::string path, options opts) {
-  auto p = std::make_unique<impl>(rx, std::move(path), std::move(opts));
+  std::vector<route> routes(1);
+  routes[0].path = std::move(path);
+  routes[0].rx = &rx;
+  return start(std::move(routes), std::move(opts));
+}
+
+result<std::unique_ptr<listener>> listener::start(std::vector<route> routes, options opts) {
+  for (const route& r : routes) {
+    if ((r.rx == nullptr) == !r.get) return error(errc::invalid_config, "route " + r.path + ": give rx or get");
+  }
+  auto p = std::make_unique<impl>(std::move(routes), std::move(opts));
+  p->largest_cap = get_body_limit;
+  for (const route& r : p->routes) {
+    if (r.rx != nullptr) p->largest_cap = std::max<std::uint64_t>(p->largest_cap, r.rx->options().max_body_bytes);
+  }
   const std::string where = p->opts.address + ":" + std::to_string(p->opts.port);
   error_code ec;
   const asio::ip::address address = asio::ip::make_address(p->opts.address, ec);
@@ -350,6 +488,31 @@ std::uint16_t listener::port() const noexcept { return impl_->port; }
 
 std::uint64_t listener::connections_accepted() const noexcept {
   return impl_->accepted.load(std::memory_order_relaxed);
+}
+
+bool listener::drain(std::chrono::milliseconds grace) {
+  if (!impl_ || impl_->stopped.load()) return true;
+  impl_->draining.store(true, std::memory_order_release);
+  asio::post(impl_->io, [i = impl_.get()] {
+    error_code ignored;
+    i->acceptor.close(ignored);
+  });
+  std::vector<std::shared_ptr<impl::tracked>> live;
+  {
+    const std::lock_guard<std::mutex> lock(impl_->sessions_mutex);
+    for (auto& [key, weak] : impl_->sessions) {
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+  }
+  for (auto& s : live) s->drain();
+  live.clear();  // a session lives on only while its operations are pending
+  bool done = false;
+  {
+    std::unique_lock<std::mutex> lock(impl_->sessions_mutex);
+    done = impl_->sessions_gone.wait_for(lock, grace, [this] { return impl_->sessions.empty(); });
+  }
+  stop();
+  return done;
 }
 
 void listener::stop() {
