@@ -17,7 +17,7 @@ test_pkgs=(doctest-dev libpistache-dev libcivetweb-dev civetweb
            libpq-dev libhiredis-dev postgresql redis-server libbenchmark-dev
            valgrind dpkg-dev file openssl)  # valgrind: tests/ct; the .deb test (cpack, dpkg-shlibdeps) and `sign` vs openssl
 ci_pkgs=(clang libclang-rt-14-dev clang-format clang-tidy)
-bench_pkgs=(wrk)
+bench_pkgs=(wrk nodejs webhook)  # bench/serve: the Node recipe and adnanh/webhook are peers
 
 case "$profile" in
   run) wanted=("${run_pkgs[@]}") ;;
