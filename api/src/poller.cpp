@@ -23,71 +23,7 @@ constexpr std::string_view sweep_watermark = "perfectparser:sweep";
 // A claim on a Parashift terminal marker protects one accept; an accept never takes this long.
 constexpr milliseconds marker_claim{std::chrono::seconds(60)};
 
-std::string json_quote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out.push_back('"');
-  for (const char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          (void)std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
-}
-
-// Appends `,"name":value` for optional fields.
-void member(std::string& out, std::string_view name, const std::optional<std::string>& v) {
-  if (v) out.append(",").append(json_quote(name)).append(":").append(json_quote(*v));
-}
-void member(std::string& out, std::string_view name, const std::optional<std::int64_t>& v) {
-  if (v) out.append(",").append(json_quote(name)).append(":").append(std::to_string(*v));
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\n' || s.front() == '\r' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
-// `{"event":"<name>",<head>` followed by the members of the JSON object `object`: the webhook body
-// the vendor would have sent, carrying every field the API returned (also those hookrx does not
-// model). False when `object` is not an object.
-bool splice(std::string& out, std::string_view name, std::string_view head, std::string_view object) {
-  object = trim(object);
-  if (object.size() < 2 || object.front() != '{' || object.back() != '}') return false;
-  out = "{\"event\":" + json_quote(name);
-  out.append(head);
-  const std::string_view members = trim(object.substr(1, object.size() - 2));
-  if (!members.empty()) out.append(",").append(members);
-  out.append("}");
-  return true;
-}
-
-bool has_member(std::string_view object, std::string_view name) {
-  return object.find(json_quote(name) + ":") != std::string_view::npos ||
-         object.find(json_quote(name) + " :") != std::string_view::npos;
-}
-
 bool terminal_document(std::string_view status) { return status == "completed" || status == "failed"; }
-bool terminal_extraction(std::string_view status) {
-  return status == "completed" || status == "failed" || status == "partial";
-}
-
 std::string document_key(std::string_view ext, std::string_view doc) {
   return "perfectparser:" + std::string(document_event_name) + ":" + std::string(ext) + ":" + std::string(doc);
 }
@@ -96,96 +32,15 @@ std::string job_key(std::string_view ext) {
 }
 std::string batch_name(std::string_view status) { return "batch." + std::string(status); }
 
-// Parses the body the webhook would have had, and checks that it has the webhook's key.
-result<event> made_event(provider source, const std::string& body, const std::string& want_key) {
-  result<event> ev = parse_event(source, body);
-  if (!ev) return ev.error();
-  if (!want_key.empty() && ev->key() != want_key) {
-    return error(errc::wrong_type, "the fetched resource gives key " + ev->key() + ", not " + want_key);
+// The event the webhook would have carried, rebuilt by the API client (to_event), checked to have
+// the key the poller looked up, and marked as the poller's.
+result<event> polled_event(api_result<event> made, const std::string& want_key) {
+  if (!made) return error(errc::wrong_type, made.error().message());
+  if (!want_key.empty() && made->key() != want_key) {
+    return error(errc::wrong_type, "the fetched resource gives key " + made->key() + ", not " + want_key);
   }
-  ev->set_origin(delivery_origin::poll);
-  return ev;
-}
-
-result<event> document_event_of(const pp_document& d, std::string_view ext) {
-  std::string head;
-  std::string body;
-  if (!has_member(d.raw_json, "extraction_id")) head = ",\"extraction_id\":" + json_quote(ext);
-  if (!splice(body, document_event_name, head, d.raw_json)) {
-    // No raw object: the fields the client parsed.
-    body = "{\"event\":" + json_quote(document_event_name) + ",\"extraction_id\":" + json_quote(ext) +
-           ",\"document_id\":" + json_quote(d.document_id) + ",\"status\":" + json_quote(d.status);
-    member(body, "parser_id", d.parser_id);
-    member(body, "parser_name", d.parser_name);
-    member(body, "filename", d.filename);
-    member(body, "page_count", d.page_count);
-    member(body, "credits_used", d.credits_used);
-    member(body, "processing_time_ms", d.processing_time_ms);
-    if (d.confidence) body.append(",\"confidence\":").append(std::to_string(*d.confidence));
-    if (!d.extracted_data.empty()) body.append(",\"extracted_data\":").append(d.extracted_data);
-    member(body, "error_message", d.error_message);
-    member(body, "created_at", d.created_at);
-    member(body, "updated_at", d.updated_at);
-    body.append("}");
-  }
-  return made_event(provider::perfectparser, body, document_key(ext, d.document_id));
-}
-
-// The job (or batch) event: the extraction object, with the document_summary its list item has.
-result<event> extraction_event_of(const pp_extraction& x, std::string_view name, const std::string& key) {
-  std::string head;
-  if (!has_member(x.raw_json, "extraction_id")) head += ",\"extraction_id\":" + json_quote(x.extraction_id);
-  if (!has_member(x.raw_json, "document_summary")) {
-    std::int64_t completed = 0;
-    std::int64_t failed = 0;
-    std::int64_t processing = 0;
-    for (const auto& d : x.documents) {
-      if (d.status == "completed") {
-        ++completed;
-      } else if (d.status == "failed") {
-        ++failed;
-      } else {
-        ++processing;
-      }
-    }
-    head.append(R"(,"document_summary":{"total":)").append(std::to_string(x.documents.size()));
-    head.append(R"(,"completed":)").append(std::to_string(completed));
-    head.append(R"(,"failed":)").append(std::to_string(failed));
-    head.append(R"(,"processing":)").append(std::to_string(processing)).append("}");
-  }
-  std::string body;
-  if (!splice(body, name, head, x.raw_json)) {
-    body = "{\"event\":" + json_quote(name) + ",\"status\":" + json_quote(x.status);
-    member(body, "parser_id", x.parser_id);
-    member(body, "parser_name", x.parser_name);
-    member(body, "file_count", x.file_count);
-    member(body, "page_count", x.page_count);
-    member(body, "credits_used", x.credits_used);
-    member(body, "completed_at", x.completed_at);
-    body.append(head).append("}");
-  }
-  return made_event(provider::perfectparser, body, key);
-}
-
-// The Parashift webhook of the matching terminal topic, with the fetched document's id and
-// attributes, so its key is the webhook's (parashift:<topic>:<id>:<updated_at>).
-result<event> parashift_event_of(const parashift_document& d, std::string_view topic) {
-  std::string attributes(trim(d.attributes_json));
-  if (attributes.empty()) {
-    attributes = "{\"status\":" + json_quote(d.status.value_or(""));
-    member(attributes, "document_id", d.document_id);
-    member(attributes, "tenant_id", d.tenant_id);
-    member(attributes, "external_id", d.external_id);
-    member(attributes, "created_at", d.created_at);
-    member(attributes, "updated_at", d.updated_at);
-    attributes.append("}");
-  }
-  const std::string body = "{\"id\":" + json_quote(d.id) +
-                           ",\"type\":" + json_quote(d.type.empty() ? "documents" : d.type) +
-                           ",\"attributes\":" + attributes + ",\"topic\":" + json_quote(topic) + "}";
-  std::string key;
-  if (d.updated_at) key = "parashift:" + std::string(topic) + ":" + d.id + ":" + *d.updated_at;
-  return made_event(provider::parashift, body, key);
+  made->set_origin(delivery_origin::poll);
+  return std::move(*made);
 }
 
 bool newly_accepted(const result<disposition>& r) {
@@ -439,7 +294,7 @@ struct poller::impl {
           all = false;
           continue;
         }
-        result<event> ev = document_event_of(*doc, ext_id);
+        result<event> ev = polled_event(to_event(*doc), key);
         if (!ev) {
           ++round.errors;
           all = false;
@@ -454,7 +309,7 @@ struct poller::impl {
         }
       }
     }
-    if (!terminal_extraction(ext->status)) return outcome::open;
+    if (!is_terminal_status(ext->status)) return outcome::open;
     // The job event last, and only once every document is accepted: a known job key then tells
     // the sweep that the extraction needs nothing more.
     if (!all) return outcome::open;
@@ -471,7 +326,7 @@ struct poller::impl {
         s->skipped_known.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
-      result<event> ev = extraction_event_of(*ext, name, key);
+      result<event> ev = polled_event(name == job_event_name ? to_event(*ext) : to_batch_event(*ext), key);
       if (!ev) {
         ++round.errors;
         std::string what = "extraction ";
@@ -502,7 +357,7 @@ struct poller::impl {
       topic = "processing-failed";
     }
     if (!topic.empty()) {
-      result<event> ev = parashift_event_of(*d, topic);
+      result<event> ev = polled_event(to_event(*d), "");
       if (!ev) {
         ++round.errors;
         s->fail("Parashift document " + e.id + " gives no event: " + ev.error().message());
@@ -564,7 +419,7 @@ struct poller::impl {
           page_max = std::max(page_max, *updated);
         }
         // Not finished: its completion changes updated_at, so a later sweep sees it again.
-        if (!terminal_extraction(x.status)) continue;
+        if (!is_terminal_status(x.status)) continue;
         if (handled(x)) {
           s->skipped_known.fetch_add(1, std::memory_order_relaxed);
           continue;
