@@ -286,6 +286,18 @@ error_code read_extraction_common(std::string_view key, od::value& v, T& e, bool
   return ok;
 }
 
+// The fields an extraction and an item of the extraction list share beyond those of a submission.
+template <class T>
+error_code read_extraction_state(std::string_view key, od::value& v, T& e, bool& handled) {
+  handled = true;
+  if (key == "status") return json::read(v, e.status);
+  if (key == "parser_name") return opt(v, e.parser_name);
+  if (key == "updated_at") return opt(v, e.updated_at);
+  if (key == "completed_at") return opt(v, e.completed_at);
+  handled = false;
+  return ok;
+}
+
 api_result<pp_extraction> extraction_from_text(std::string_view text) {
   constexpr std::string_view where = "extraction";
   text_doc doc;
@@ -297,19 +309,10 @@ api_result<pp_extraction> extraction_from_text(std::string_view text) {
   error_code ec = each_member(o, [&](std::string_view key, od::value& v) {
     bool handled = false;
     error_code e2 = read_extraction_common(key, v, e, handled);
-    if (!handled) {
-      if (key == "status") {
-        e2 = json::read(v, e.status);
-      } else if (key == "parser_name") {
-        e2 = opt(v, e.parser_name);
-      } else if (key == "updated_at") {
-        e2 = opt(v, e.updated_at);
-      } else if (key == "completed_at") {
-        e2 = opt(v, e.completed_at);
-      } else if (key == "documents") {
-        e2 = read_documents_list(v, e.documents, at);
-        if (e2) return e2;
-      }
+    if (!handled) e2 = read_extraction_state(key, v, e, handled);
+    if (!handled && key == "documents") {
+      e2 = read_documents_list(v, e.documents, at);
+      if (e2) return e2;
     }
     if (e2 && at.field.empty()) at.field = key;
     return e2;
@@ -332,19 +335,8 @@ api_result<pp_extraction_summary> summary_from_text(std::string_view text) {
   error_code ec = each_member(o, [&](std::string_view key, od::value& v) {
     bool handled = false;
     error_code e2 = read_extraction_common(key, v, e, handled);
-    if (!handled) {
-      if (key == "status") {
-        e2 = json::read(v, e.status);
-      } else if (key == "parser_name") {
-        e2 = opt(v, e.parser_name);
-      } else if (key == "updated_at") {
-        e2 = opt(v, e.updated_at);
-      } else if (key == "completed_at") {
-        e2 = opt(v, e.completed_at);
-      } else if (key == "document_summary") {
-        e2 = read_summary(v, e.summary);
-      }
-    }
+    if (!handled) e2 = read_extraction_state(key, v, e, handled);
+    if (!handled && key == "document_summary") e2 = read_summary(v, e.summary);
     if (e2) at.field = key;
     return e2;
   });
