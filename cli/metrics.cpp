@@ -26,40 +26,24 @@ void append_label(std::string& out, std::string_view name, std::string_view valu
   out.push_back('"');
 }
 
+// "# HELP name help" and "# TYPE name type": the two lines every metric opens with.
+void render_header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  out.append("# HELP ").append(name).append(1, ' ').append(help);
+  out.append("\n# TYPE ").append(name).append(1, ' ').append(type).append(1, '\n');
+}
+
 void render_counter(std::string& out, std::string_view name, std::string_view help,
                     const std::map<std::string, std::uint64_t, std::less<>>& series) {
-  out += "# HELP ";
-  out += name;
-  out += ' ';
-  out += help;
-  out += "\n# TYPE ";
-  out += name;
-  out += " counter\n";
+  render_header(out, name, "counter", help);
   for (const auto& [labels, n] : series) {
-    out += name;
-    out += '{';
-    out += labels;
-    out += "} ";
-    out += std::to_string(n);
-    out += '\n';
+    out.append(name).append(1, '{').append(labels).append("} ").append(std::to_string(n)).append(1, '\n');
   }
 }
 
 void render_scalar(std::string& out, std::string_view name, std::string_view type, std::string_view help,
                    const std::string& value) {
-  out += "# HELP ";
-  out += name;
-  out += ' ';
-  out += help;
-  out += "\n# TYPE ";
-  out += name;
-  out += ' ';
-  out += type;
-  out += '\n';
-  out += name;
-  out += ' ';
-  out += value;
-  out += '\n';
+  render_header(out, name, type, help);
+  out.append(name).append(1, ' ').append(value).append(1, '\n');
 }
 
 std::string number(double d) {
@@ -135,8 +119,7 @@ std::string metrics::render() const {
                    verification_);
     render_counter(out, "hookrx_http_responses_total", "HTTP answers by route and status code.", http_);
     render_counter(out, "hookrx_sink_calls_total", "Sink calls by sink and outcome.", sink_calls_);
-    out += "# HELP hookrx_sink_duration_seconds Time one sink call took.\n";
-    out += "# TYPE hookrx_sink_duration_seconds histogram\n";
+    render_header(out, "hookrx_sink_duration_seconds", "histogram", "Time one sink call took.");
     for (const auto& [labels, h] : sink_seconds_) {
       for (std::size_t i = 0; i < buckets.size(); ++i) {
         out += "hookrx_sink_duration_seconds_bucket{" + labels + ",le=\"" + number(buckets[i]) + "\"} " +
@@ -167,18 +150,21 @@ std::string metrics::render() const {
   render_scalar(out, "hookrx_store_up", "gauge", "1 while the store answered its last health check.",
                 store_up_.load(std::memory_order_relaxed) ? "1" : "0");
   std::function<poller_numbers()> read_poller;
+  std::function<std::string()> render_api;
   {
     const std::lock_guard<std::mutex> lock(mutex_);
     read_poller = poller_;
+    render_api = api_;
   }
+  if (render_api) out += render_api();
   if (read_poller) {
     const poller_numbers p = read_poller();
     render_scalar(out, "hookrx_poller_rounds_total", "counter", "Poller rounds this instance led.",
                   std::to_string(p.rounds));
     render_scalar(out, "hookrx_poller_polls_total", "counter", "Extractions and documents fetched by the poller.",
                   std::to_string(p.polls));
-    out += "# HELP hookrx_poller_recoveries_total Events the poller recovered (their webhook never came).\n";
-    out += "# TYPE hookrx_poller_recoveries_total counter\n";
+    render_header(out, "hookrx_poller_recoveries_total", "counter",
+                  "Events the poller recovered (their webhook never came).");
     out += "hookrx_poller_recoveries_total{kind=\"document\"} " + std::to_string(p.documents_recovered) + "\n";
     out += "hookrx_poller_recoveries_total{kind=\"job\"} " + std::to_string(p.jobs_recovered) + "\n";
     render_scalar(out, "hookrx_poller_errors_total", "counter", "Failed API calls or store operations of the poller.",
@@ -187,12 +173,12 @@ std::string metrics::render() const {
   const std::uint64_t enrich_ok = enrich_ok_.load(std::memory_order_relaxed);
   const std::uint64_t enrich_failed = enrich_failed_.load(std::memory_order_relaxed);
   if (enrich_ok + enrich_failed > 0) {
-    out += "# HELP hookrx_enrich_calls_total Document fetches of --enrich by outcome.\n";
-    out += "# TYPE hookrx_enrich_calls_total counter\n";
+    render_header(out, "hookrx_enrich_calls_total", "counter", "Document fetches of --enrich by outcome.");
     out += "hookrx_enrich_calls_total{outcome=\"ok\"} " + std::to_string(enrich_ok) + "\n";
     out += "hookrx_enrich_calls_total{outcome=\"failed\"} " + std::to_string(enrich_failed) + "\n";
   }
-  out += "# HELP hookrx_build_info The running build.\n# TYPE hookrx_build_info gauge\nhookrx_build_info{version=\"";
+  render_header(out, "hookrx_build_info", "gauge", "The running build.");
+  out += "hookrx_build_info{version=\"";
   out += version();
   out += "\"} 1\n";
   return out;

@@ -56,6 +56,11 @@ class metrics {
     const std::lock_guard<std::mutex> lock(mutex_);
     poller_ = std::move(read);
   }
+  /// The API clients' counters (calls by endpoint and outcome, 429s, waits), as Prometheus text.
+  void set_api(std::function<std::string()> render) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    api_ = std::move(render);
+  }
   /// An --enrich fetch and whether it succeeded.
   void enrich_call(bool ok) noexcept { (ok ? enrich_ok_ : enrich_failed_).fetch_add(1, std::memory_order_relaxed); }
 
@@ -90,6 +95,7 @@ class metrics {
   std::atomic<std::uint64_t> enrich_ok_{0};
   std::atomic<std::uint64_t> enrich_failed_{0};
   std::function<poller_numbers()> poller_;
+  std::function<std::string()> api_;
 };
 
 }  // namespace hookrx::cli

@@ -32,6 +32,8 @@ using enricher = std::function<result<std::string>(const event&)>;
 struct api_clients {
   std::shared_ptr<perfectparser_client> perfectparser;
   std::shared_ptr<parashift_client> parashift;
+  /// Both clients count into one set, which /metrics renders (hookrx_api_*).
+  std::shared_ptr<api_counters> counters = std::make_shared<api_counters>();
 };
 
 result<api_clients> make_clients(const options& o) {
@@ -40,6 +42,7 @@ result<api_clients> make_clients(const options& o) {
     perfectparser_client_options co;
     co.api_key = o.pp_api_key;
     co.base_url = o.pp_api_base;
+    co.counters = c.counters;
     co.rate.requests_per_minute = o.api_rate_limit;
     co.rate.submissions_per_minute = std::min(20, o.api_rate_limit);
     co.rate.slow_down_below = std::max(1, o.api_rate_limit / 12);
@@ -51,6 +54,7 @@ result<api_clients> make_clients(const options& o) {
     parashift_client_options co;
     co.api_key = o.parashift_api_key;
     co.base_url = o.parashift_api_base;
+    co.counters = c.counters;
     co.rate.requests_per_minute = o.api_rate_limit;
     co.rate.submissions_per_minute = std::min(20, o.api_rate_limit);
     co.rate.slow_down_below = std::max(1, o.api_rate_limit / 12);
@@ -282,6 +286,7 @@ result<std::unique_ptr<service>> wire(const options& o, const logger& log, metri
     result<api_clients> c = make_clients(o);
     if (!c) return c.error();
     clients = std::move(*c);
+    stats.set_api([counters = clients.counters] { return counters->snapshot().to_prometheus(); });
   }
   if (o.enrich) enrich = make_enricher(clients, stats);
 #else

@@ -114,6 +114,8 @@ TEST_SUITE("hookrx serve with the API") {
     CHECK(recovered.size() == 1);
     CHECK(hookrx_test::contains(recovered[0], R"("origin":"poll")"));
     CHECK(eventually([&] { return metric(s.port(), R"(hookrx_poller_recoveries_total{kind="document"})") >= 1; }));
+    // The API calls behind it are on /metrics too: the recovered document was fetched.
+    CHECK(metric(s.port(), R"(hookrx_api_requests_total{endpoint="get_document",outcome="2xx"})") >= 1);
     // A few more rounds, with ext_came listed by the API too: its key is known, so it is not handed on again.
     const double rounds = metric(s.port(), "hookrx_poller_rounds_total");
     CHECK(rounds >= 1);
