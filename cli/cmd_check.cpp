@@ -47,7 +47,7 @@ int run_check(const check_args& a, const config_loader& loader) {
     if (!me) {
       const std::string why = describe(me.error(), *opts, "pp_api_key", pp->base_url());
       std::cerr << "hookrx check: perfectparser: " << why << '\n';
-      json += "\"perfectparser\":{\"ok\":false,\"error\":" + json_string(to_string(me.error().code)) +
+      json += R"("perfectparser":{"ok":false,"error":)" + json_string(to_string(me.error().code)) +
               ",\"message\":" + json_string(why) + "}";
       exit_code = exit_failure;
     } else {
@@ -64,7 +64,7 @@ int run_check(const check_args& a, const config_loader& loader) {
                   << *a.min_credits << '\n';
         exit_code = exit_failure;
       }
-      json += "\"perfectparser\":{\"ok\":" + std::string(enough ? "true" : "false") +
+      json += R"("perfectparser":{"ok":)" + std::string(enough ? "true" : "false") +
               ",\"key_name\":" + opt_json(me->key_name) + ",\"email\":" + opt_json(me->email) +
               ",\"key_expires_at\":" + opt_json(me->key_expires_at) +
               ",\"credits_available\":" + (me->credits_available ? std::to_string(*me->credits_available) : "null") +
@@ -85,11 +85,11 @@ int run_check(const check_args& a, const config_loader& loader) {
     if (json.size() > 1) json += ",";
     if (ok) {
       if (!a.json) std::cout << "parashift: ok: key accepted (the API reports no name, expiry or credits)\n";
-      json += "\"parashift\":{\"ok\":true}";
+      json += R"("parashift":{"ok":true})";
     } else {
       const std::string why = describe(probe.error(), *opts, "parashift_api_key", opts->parashift_api_base);
       std::cerr << "hookrx check: parashift: " << why << '\n';
-      json += "\"parashift\":{\"ok\":false,\"error\":" + json_string(to_string(probe.error().code)) +
+      json += R"("parashift":{"ok":false,"error":)" + json_string(to_string(probe.error().code)) +
               ",\"message\":" + json_string(why) + "}";
       exit_code = exit_failure;
     }

@@ -231,7 +231,7 @@ result<std::string> build_event_body(const event_spec& spec) {
 
 std::string iso8601(clock_type::time_point t) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  const auto secs = static_cast<std::time_t>(ms / 1000);
   std::tm parts{};
   gmtime_r(&secs, &parts);
   std::array<char, 32> buf{};

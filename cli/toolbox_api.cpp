@@ -36,7 +36,7 @@ api_result<perfectparser_client> make_perfectparser_client(const options& opts, 
   o.api_key = opts.pp_api_key;
   o.base_url = opts.pp_api_base;
   apply_common(o, opts, flags);
-  api_result<perfectparser_client> c = perfectparser_client::create(std::move(o));
+  api_result<perfectparser_client> c = perfectparser_client::create(o);
   if (!c) return invalid(origin_of(opts, "pp_api_base") + ": " + c.error().detail);
   return c;
 }
@@ -49,7 +49,7 @@ api_result<parashift_client> make_parashift_client(const options& opts, const ap
   o.api_key = opts.parashift_api_key;
   o.base_url = opts.parashift_api_base;
   apply_common(o, opts, flags);
-  api_result<parashift_client> c = parashift_client::create(std::move(o));
+  api_result<parashift_client> c = parashift_client::create(o);
   if (!c) return invalid(origin_of(opts, "parashift_api_base") + ": " + c.error().detail);
   return c;
 }
