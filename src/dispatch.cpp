@@ -1,6 +1,9 @@
 #include "hookrx/dispatch.hpp"
 
 #include <exception>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace hookrx {
 namespace {
@@ -19,7 +22,35 @@ status run_handler(const dispatcher::handler& h, const event& ev, const delivery
   }
 }
 
+// Runs one batch handler on `entries` (all successful so far); what it throws fails them all.
+void run_batch_handler(const dispatcher::batch_handler& h, std::vector<batch_entry>& entries) noexcept {
+  const auto fail_all = [&entries](const std::string& why) {
+    for (batch_entry& e : entries) {
+      if (e.outcome) e.outcome = error(errc::handler_failed, why);
+    }
+  };
+  try {
+    h(entries);
+  } catch (const std::exception& e) {
+    fail_all(e.what());
+    return;
+  } catch (...) {
+    fail_all("the handler threw a non-standard exception");
+    return;
+  }
+  for (batch_entry& e : entries) {
+    if (!e.outcome && e.outcome.error().code() != errc::handler_failed) {
+      e.outcome = error(errc::handler_failed, e.outcome.error().message());
+    }
+  }
+}
+
 }  // namespace
+
+dispatcher& dispatcher::on_batch(batch_handler fn) {
+  batch_.push_back(std::move(fn));
+  return *this;
+}
 
 status dispatcher::dispatch(const event& ev, int attempt) const {
   const delivery_context ctx{ev, attempt};
@@ -29,7 +60,58 @@ status dispatcher::dispatch(const event& ev, int attempt) const {
   for (const handler& h : any_) {
     if (status st = run_handler(h, ev, ctx); !st) return st;
   }
+  if (batch_.empty()) return {};
+  std::vector<batch_entry> one;
+  one.push_back({ctx, {}});
+  for (const batch_handler& h : batch_) {
+    run_batch_handler(h, one);
+    if (!one.front().outcome) return one.front().outcome;
+  }
   return {};
+}
+
+void dispatcher::dispatch_batch(std::vector<batch_entry>& entries, const std::function<bool()>& go_on) const {
+  // Entries [0, started) have begun; when go_on says stop, the others, and those whose on_batch
+  // handlers have not run, are left unfinished.
+  const auto leave_unfinished = [&entries](std::size_t from) {
+    for (std::size_t i = from; i < entries.size(); ++i) {
+      if (entries[i].outcome) entries[i].outcome = error(errc::in_progress, "left unfinished for the next lease");
+    }
+  };
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    batch_entry& e = entries[i];
+    if (!e.outcome) continue;
+    if (go_on && !go_on()) {
+      leave_unfinished(i);
+      return;
+    }
+    for (const handler& h : typed_[e.ctx.ev.data().index()]) {
+      if (e.outcome = run_handler(h, e.ctx.ev, e.ctx); !e.outcome) break;
+    }
+    if (!e.outcome) continue;
+    for (const handler& h : any_) {
+      if (e.outcome = run_handler(h, e.ctx.ev, e.ctx); !e.outcome) break;
+    }
+  }
+  // Each batch handler sees the entries still standing; what it fails, the next one does not see.
+  std::vector<batch_entry> standing;
+  std::vector<std::size_t> where;
+  for (const batch_handler& h : batch_) {
+    standing.clear();
+    where.clear();
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      if (!entries[i].outcome) continue;
+      standing.push_back(entries[i]);
+      where.push_back(i);
+    }
+    if (standing.empty()) return;
+    if (go_on && !go_on()) {
+      leave_unfinished(0);
+      return;
+    }
+    run_batch_handler(h, standing);
+    for (std::size_t j = 0; j < standing.size(); ++j) entries[where[j]].outcome = std::move(standing[j].outcome);
+  }
 }
 
 }  // namespace hookrx

@@ -166,6 +166,9 @@ struct inbox::impl {
   // the sleeper and wakes it: no wakeup is lost, and a busy receiver never serialises on `mutex`.
   std::atomic<std::uint64_t> offers{0};
   std::atomic<std::size_t> sleepers{0};
+  // A worker is gathering (options.gather): it will lease what arrives meanwhile, so offers do not
+  // wake another one; if it then finds a full batch, it wakes the next worker itself.
+  std::atomic<bool> gathering{false};
   std::vector<std::thread> workers;
   time_point next_purge{};
 
@@ -198,28 +201,21 @@ struct inbox::impl {
   // Tells an idle worker that there is new work (see `offers`).
   void announce() {
     offers.fetch_add(1);
-    if (sleepers.load() == 0) return;
+    if (gathering.load() || sleepers.load() == 0) return;
     { const std::lock_guard<std::mutex> lock(mutex); }  // the sleeper is inside wait() once we hold it
     wake.notify_one();
   }
 
-  // Runs one leased entry's handlers and records the outcome.
-  void process(const inbox_entry& entry, inbox_pass& pass) {
-    result<event> ev = parse_event(entry.record.source, entry.record.body);
-    if (ev) ev->set_origin(entry.record.origin);
-    const status outcome = ev ? handlers->dispatch(*ev, entry.attempts) : status(ev.error());
-    if (outcome) {
-      if (store->ack(entry.id, entry.lease_token, options.retention)) ++pass.handled;
-      return;
-    }
-    const std::string reason = outcome.error().message();
-    if (ev && options.retry.should_retry(entry.attempts)) {
+  // Records a failed entry's outcome: queued again with backoff, or dead-lettered after its last
+  // attempt. A store failure here leaves the lease to expire: the entry comes back, at least once.
+  void record_failure(const inbox_entry& entry, const error& failure, bool parsed, inbox_pass& pass) {
+    const std::string& reason = failure.message();
+    if (parsed && options.retry.should_retry(entry.attempts)) {
       const time_point when = time->now() + options.retry.delay_after(entry.attempts, random());
       if (store->retry_at(entry.id, entry.lease_token, when, reason)) ++pass.retried;
     } else if (store->dead_letter(entry.id, entry.lease_token, reason)) {
       ++pass.dead_lettered;
     }
-    // A store failure here leaves the lease to expire: the entry comes back, at least once.
   }
 
   [[nodiscard]] bool stop_requested() {
@@ -227,26 +223,98 @@ struct inbox::impl {
     return stopping;
   }
 
+  // Leases a batch and runs it.
   result<inbox_pass> process_due() {
     inbox_pass pass;
     result<std::vector<inbox_entry>> leased = store->lease(options.batch, options.lease);
     if (!leased) return leased.error();
-    for (std::size_t i = 0; i < leased->size(); ++i) {
+    if (leased->empty()) return pass;
+    // A full batch means more may be due: another idle worker can take them while this one works.
+    if (leased->size() >= options.batch) announce();
+    if (handlers->has_batch_handlers()) {
+      run_together(*leased, pass);
+    } else {
+      run_one_by_one(*leased, pass);
+    }
+    return pass;
+  }
+
+  // Each entry's handlers, then its ack, one entry after another: a crash between a handler and
+  // its ack repeats that one entry only.
+  void run_one_by_one(const std::vector<inbox_entry>& leased, inbox_pass& pass) {
+    for (std::size_t i = 0; i < leased.size(); ++i) {
+      const inbox_entry& entry = leased[i];
       if (stop_requested()) {  // shutting down: hand back what was not started
-        for (std::size_t j = i; j < leased->size(); ++j)
-          (void)store->release((*leased)[j].id, (*leased)[j].lease_token);
-        break;
+        for (std::size_t j = i; j < leased.size(); ++j) (void)store->release(leased[j].id, leased[j].lease_token);
+        return;
       }
       // A batch's entries share one lease, and they run one after another: when the handlers
       // before this one took so long that its lease ran out, another worker may hold it now.
       // Running it here too would run it twice; it is due again, so whoever leases it next runs it.
-      if (time->now() >= (*leased)[i].lease_until) {
+      if (time->now() >= entry.lease_until) {
         ++pass.expired;
         continue;
       }
-      process((*leased)[i], pass);
+      result<event> ev = parse_event(entry.record.source, entry.record.body);
+      if (ev) ev->set_origin(entry.record.origin);
+      const status outcome = ev ? handlers->dispatch(*ev, entry.attempts) : status(ev.error());
+      if (!outcome) {
+        record_failure(entry, outcome.error(), ev.has_value(), pass);
+      } else if (store->ack(entry.id, entry.lease_token, options.retention)) {
+        ++pass.handled;
+      }
     }
-    return pass;
+  }
+
+  // Every entry's handlers, then the on_batch handlers once for all of them (one write and one
+  // fsync for the batch), then one ack_all() for what succeeded.
+  void run_together(const std::vector<inbox_entry>& leased, inbox_pass& pass) {
+    std::vector<result<event>> parsed;
+    parsed.reserve(leased.size());
+    time_point lease_until = time_point::max();
+    for (const inbox_entry& entry : leased) {
+      parsed.push_back(parse_event(entry.record.source, entry.record.body));
+      if (parsed.back()) parsed.back()->set_origin(entry.record.origin);
+      lease_until = std::min(lease_until, entry.lease_until);
+    }
+    std::vector<batch_entry> batch;
+    batch.reserve(leased.size());
+    for (std::size_t i = 0; i < leased.size(); ++i) {
+      // An entry that no longer parses fails before any handler sees it (and is dead-lettered).
+      const event& ev = parsed[i] ? *parsed[i] : unparsable();
+      batch.push_back({delivery_context{ev, leased[i].attempts}, parsed[i] ? status{} : status(parsed[i].error())});
+    }
+    // The batch shares one lease. Once it has run out another worker may hold these entries, so
+    // what has not started is left to it (never run twice); on shutdown it goes back to the queue.
+    bool stopped = false;
+    handlers->dispatch_batch(batch, [&] {
+      if (stop_requested()) stopped = true;
+      return !stopped && time->now() < lease_until;
+    });
+
+    std::vector<lease_ref> succeeded;
+    succeeded.reserve(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const inbox_entry& entry = leased[i];
+      const status& outcome = batch[i].outcome;
+      if (outcome) {
+        succeeded.push_back({entry.id, entry.lease_token});
+      } else if (outcome.error().code() != errc::in_progress) {
+        record_failure(entry, outcome.error(), parsed[i].has_value(), pass);
+      } else if (stopped) {
+        (void)store->release(entry.id, entry.lease_token);
+      } else {
+        ++pass.expired;
+      }
+    }
+    if (!succeeded.empty()) {
+      if (const result<std::size_t> acked = store->ack_all(succeeded, options.retention)) pass.handled += *acked;
+    }
+  }
+
+  static const event& unparsable() {
+    static const event none;
+    return none;
   }
 
   void purge_if_due() {
@@ -264,15 +332,32 @@ struct inbox::impl {
     while (!stop_requested()) {
       purge_if_due();
       const result<inbox_pass> pass = process_due();
-      const bool busy = pass && (pass->handled + pass->retried + pass->dead_lettered + pass->expired) > 0;
-      if (busy) continue;
-      // Idle (or the store is down): wait for a new offer or the next poll.
+      const std::size_t ran = pass ? pass->handled + pass->retried + pass->dead_lettered + pass->expired : 0;
+      // A full batch: more may be due at once. Without gathering, keep going until nothing is.
+      if (ran >= options.batch || (ran > 0 && options.gather.count() <= 0)) continue;
       std::unique_lock<std::mutex> lock(mutex);
+      if (ran > 0 && gather(lock)) continue;  // busy in small batches: let the next one fill up
+      // Idle (or the store is down, or another worker is gathering): wait for a new offer, a
+      // wake from a worker that found a full batch, or the next poll.
       sleepers.fetch_add(1);
       wake.wait_for(lock, options.idle_poll, [&] { return stopping || offers.load() != seen; });
       sleepers.fetch_sub(1);
+      const bool offered = offers.load() != seen;
       seen = offers.load();
+      if (offered) (void)gather(lock);
     }
+  }
+
+  // Waits up to options.gather for more deliveries before the next lease, so that a busy
+  // receiver hands its handlers full batches (one write and one fsync for many events) instead of
+  // waking a worker for each delivery. One worker gathers at a time: false when another one is.
+  bool gather(std::unique_lock<std::mutex>& lock) {
+    if (options.gather.count() <= 0 || stopping) return false;
+    bool expected = false;
+    if (!gathering.compare_exchange_strong(expected, true)) return false;
+    wake.wait_for(lock, options.gather, [&] { return stopping; });
+    gathering.store(false);
+    return true;
   }
 };
 

@@ -21,4 +21,17 @@ std::string_view to_string(entry_state s) noexcept {
   return "queued";
 }
 
+result<std::size_t> inbox_store::ack_all(const std::vector<lease_ref>& leases, std::chrono::milliseconds retention) {
+  std::size_t acknowledged = 0;
+  for (const lease_ref& l : leases) {
+    const status st = ack(l.id, l.token, retention);
+    if (st) {
+      ++acknowledged;
+    } else if (st.error().code() == errc::store_unavailable) {
+      return st.error();
+    }
+  }
+  return acknowledged;
+}
+
 }  // namespace hookrx

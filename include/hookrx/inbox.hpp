@@ -67,15 +67,21 @@ class dedup_acceptor final : public acceptor {
 
 struct inbox_options {
   std::size_t workers = 2;
-  /// Entries one worker leases at a time. They share one lease and run one after another, so
-  /// `lease` should exceed `batch` times the slowest handler; an entry whose lease ran out before
-  /// its turn is skipped (and handled by whoever leases it next), never run twice.
+  /// Entries one worker leases at a time. They share one lease: each entry's handlers run one
+  /// after another, then the on_batch handlers once for the batch, then one ack_all(). `lease`
+  /// should exceed `batch` times the slowest handler; an entry whose lease ran out before its turn
+  /// is skipped (and handled by whoever leases it next), never run twice.
   std::size_t batch = 16;
   /// How long a leased entry is a worker's before another may take it (crash recovery).
   std::chrono::milliseconds lease{std::chrono::minutes(5)};
   /// How often idle workers look for entries that became due (retries, expired leases). New
   /// deliveries accepted by this process wake a worker at once.
   std::chrono::milliseconds idle_poll{std::chrono::seconds(1)};
+  /// How long a worker woken by a new delivery (or finishing a batch that was not full) waits for
+  /// more before it leases, so that handlers get batches (see dispatcher::on_batch: one write and
+  /// one fsync for many events) and a busy receiver does not wake a worker per delivery. It delays
+  /// handling, never the answer to the sender. Zero leases at once.
+  std::chrono::milliseconds gather{0};
   /// How often a worker purges done keys whose retention has ended.
   std::chrono::milliseconds purge_interval{std::chrono::minutes(10)};
   std::chrono::milliseconds retention = default_retention;

@@ -108,6 +108,12 @@ struct inbox_entry {
   std::string last_error;
 };
 
+/// One leased entry, as ack_all() names it.
+struct lease_ref {
+  std::int64_t id = 0;
+  std::uint64_t token = 0;
+};
+
 class inbox_store {
  public:
   virtual ~inbox_store() = default;
@@ -123,6 +129,12 @@ class inbox_store {
 
   /// The handlers succeeded: done; the key is kept for `retention`, the body dropped.
   [[nodiscard]] virtual status ack(std::int64_t id, std::uint64_t token, std::chrono::milliseconds retention) = 0;
+  /// ack() for several leased entries in one step: one lock, one transaction and one fsync in a
+  /// durable store, where one ack() each would wait for a commit each. Returns how many were
+  /// acknowledged; an entry whose `token` no longer owns it is skipped, as ack() would refuse it.
+  /// The default calls ack() for each.
+  [[nodiscard]] virtual result<std::size_t> ack_all(const std::vector<lease_ref>& leases,
+                                                    std::chrono::milliseconds retention);
   /// The handlers failed: queue again for `when`, remembering `error`.
   [[nodiscard]] virtual status retry_at(std::int64_t id, std::uint64_t token, time_point when,
                                         std::string_view error) = 0;

@@ -312,6 +312,21 @@ struct memory_store::impl {
 
   // --- inbox helpers; the caller holds inbox_mutex ---
 
+  // Done: only the key is kept, until `retention` has passed.
+  status ack(std::int64_t id, std::uint64_t token, tick t, std::chrono::milliseconds retention) {
+    auto owner = owned(id, token);
+    if (!owner) return owner.error();
+    inbox_item& x = **owner;
+    end_lease(x.entry);
+    set_state(x.entry, entry_state::done);
+    // The body and headers go (std::string().swap frees their memory).
+    std::string().swap(x.entry.record.body);
+    std::string().swap(x.entry.record.headers);
+    x.done_until = add(t, retention);
+    done_order.emplace(x.done_until, id);
+    return {};
+  }
+
   static tick due_tick(const inbox_entry& e) noexcept {
     return ticks(e.state == entry_state::leased ? e.lease_until : e.next_attempt_at);
   }
@@ -626,17 +641,18 @@ result<std::vector<inbox_entry>> memory_store::lease(std::size_t max, std::chron
 status memory_store::ack(std::int64_t id, std::uint64_t token, std::chrono::milliseconds retention) {
   impl& m = *impl_;
   const std::lock_guard<inbox_lock> lock(m.inbox_mutex);
-  auto owner = m.owned(id, token);
-  if (!owner) return owner.error();
-  inbox_item& x = **owner;
-  m.end_lease(x.entry);
-  m.set_state(x.entry, entry_state::done);
-  // Only the key is needed now; the body and headers go (std::string().swap frees their memory).
-  std::string().swap(x.entry.record.body);
-  std::string().swap(x.entry.record.headers);
-  x.done_until = add(m.now(), retention);
-  m.done_order.emplace(x.done_until, id);
-  return {};
+  return m.ack(id, token, m.now(), retention);
+}
+
+result<std::size_t> memory_store::ack_all(const std::vector<lease_ref>& leases, std::chrono::milliseconds retention) {
+  impl& m = *impl_;
+  const std::lock_guard<inbox_lock> lock(m.inbox_mutex);
+  const tick t = m.now();
+  std::size_t acknowledged = 0;
+  for (const lease_ref& l : leases) {
+    if (m.ack(l.id, l.token, t, retention)) ++acknowledged;
+  }
+  return acknowledged;
 }
 
 status memory_store::retry_at(std::int64_t id, std::uint64_t token, time_point when, std::string_view error) {

@@ -201,10 +201,13 @@ struct sqlite_store::impl {
     std::function<bool(impl&)> run;
     std::optional<error> failure;  // set when the batch could not commit
     bool finished = false;
+    // Its own, so that a commit wakes exactly the threads whose writes it carried: with one
+    // shared condition every commit woke every waiting thread (dozens of I/O threads and workers),
+    // and most went back to sleep, a context switch each.
+    std::condition_variable committed;
   };
   std::mutex queue_mutex;
   std::condition_variable queued;
-  std::condition_variable committed;
   std::deque<std::shared_ptr<write_op>> queue;
   bool stopping = false;
   std::thread writer_thread;
@@ -327,7 +330,7 @@ struct sqlite_store::impl {
     if (stopping) return error(errc::store_unavailable, "sqlite: the store is closing");
     queue.push_back(op);
     queued.notify_one();
-    committed.wait(lock, [&] { return op->finished; });
+    op->committed.wait(lock, [&] { return op->finished; });
     if (op->failure) return *op->failure;
     return std::move(**out);
   }
@@ -351,9 +354,9 @@ struct sqlite_store::impl {
         for (const auto& op : batch) {
           op->failure = failure;
           op->finished = true;
+          op->committed.notify_one();
         }
       }
-      committed.notify_all();
       batch.clear();
     }
   }
@@ -605,13 +608,35 @@ result<std::vector<inbox_entry>> sqlite_store::lease(std::size_t max, std::chron
   });
 }
 
+namespace {
+constexpr const char* ack_sql =
+    "UPDATE hookrx_inbox SET state = ?3, body = NULL, lease_token = 0, expires_at = ?4 "
+    "WHERE id = ?1 AND lease_token = ?2 AND state = ?5";
+}  // namespace
+
 status sqlite_store::ack(std::int64_t id, std::uint64_t token, std::chrono::milliseconds retention) {
   const std::int64_t expires = impl_->now_ms() + retention.count();
   return impl_->change_leased(
-      "UPDATE hookrx_inbox SET state = ?3, body = NULL, lease_token = 0, expires_at = ?4 "
-      "WHERE id = ?1 AND lease_token = ?2 AND state = ?5",
-      id, token,
+      ack_sql, id, token,
       [expires](statement& s) { s.bind(3, std::int64_t{done}).bind(4, expires).bind(5, std::int64_t{leased}); }, "ack");
+}
+
+// One write (one commit, one fsync) for the whole batch.
+result<std::size_t> sqlite_store::ack_all(const std::vector<lease_ref>& leases, std::chrono::milliseconds retention) {
+  const std::int64_t expires = impl_->now_ms() + retention.count();
+  return impl_->write<std::size_t>([&leases, expires](impl& self) -> result<std::size_t> {
+    std::size_t acknowledged = 0;
+    for (const lease_ref& l : leases) {
+      auto s = self.writer.prepare(ack_sql);
+      if (!s) return s.error();
+      s->bind(1, l.id).bind(2, static_cast<std::int64_t>(l.token));
+      s->bind(3, std::int64_t{done}).bind(4, expires).bind(5, std::int64_t{leased});
+      auto changed = s->run("ack");
+      if (!changed) return changed.error();
+      acknowledged += static_cast<std::size_t>(*changed);
+    }
+    return acknowledged;
+  });
 }
 
 status sqlite_store::retry_at(std::int64_t id, std::uint64_t token, time_point when, std::string_view error) {

@@ -56,6 +56,8 @@ class sqlite_store final : public dedup_store, public inbox_store, public poll_s
   [[nodiscard]] result<offer_state> offer(inbox_record rec) override;
   [[nodiscard]] result<std::vector<inbox_entry>> lease(std::size_t max, std::chrono::milliseconds lease) override;
   [[nodiscard]] status ack(std::int64_t id, std::uint64_t token, std::chrono::milliseconds retention) override;
+  [[nodiscard]] result<std::size_t> ack_all(const std::vector<lease_ref>& leases,
+                                            std::chrono::milliseconds retention) override;
   [[nodiscard]] status retry_at(std::int64_t id, std::uint64_t token, time_point when, std::string_view error) override;
   [[nodiscard]] status dead_letter(std::int64_t id, std::uint64_t token, std::string_view error) override;
   [[nodiscard]] status release(std::int64_t id, std::uint64_t token) override;
