@@ -93,19 +93,22 @@ void metrics::http_answer(std::string_view path, int status) {
   ++http_[labels];
 }
 
-void metrics::sink_call(std::string_view sink, bool ok, double seconds) {
+void metrics::sink_call(std::string_view sink, std::uint64_t ok, std::uint64_t failed, double seconds) {
   std::string labels;
   append_label(labels, "sink", sink, true);
-  std::string with_outcome = labels;
-  append_label(with_outcome, "outcome", ok ? "ok" : "failed");
+  std::string ok_labels = labels;
+  append_label(ok_labels, "outcome", "ok");
+  std::string failed_labels = labels;
+  append_label(failed_labels, "outcome", "failed");
   const std::lock_guard<std::mutex> lock(mutex_);
-  ++sink_calls_[with_outcome];
+  if (ok > 0) sink_calls_[ok_labels] += ok;
+  if (failed > 0) sink_calls_[failed_labels] += failed;
   histogram& h = sink_seconds_[labels];
   for (std::size_t i = 0; i < buckets.size(); ++i) {
-    if (seconds <= buckets[i]) ++h.counts[i];
+    if (seconds <= buckets[i]) h.counts[i] += ok + failed;
   }
-  ++h.count;
-  h.sum += seconds;
+  h.count += ok + failed;
+  h.sum += seconds * static_cast<double>(ok + failed);
 }
 
 std::string metrics::render() const {
@@ -118,8 +121,8 @@ std::string metrics::render() const {
     render_counter(out, "hookrx_verification_failures_total", "Deliveries refused by authentication, by reason.",
                    verification_);
     render_counter(out, "hookrx_http_responses_total", "HTTP answers by route and status code.", http_);
-    render_counter(out, "hookrx_sink_calls_total", "Sink calls by sink and outcome.", sink_calls_);
-    render_header(out, "hookrx_sink_duration_seconds", "histogram", "Time one sink call took.");
+    render_counter(out, "hookrx_sink_calls_total", "Events handed to each sink, by outcome.", sink_calls_);
+    render_header(out, "hookrx_sink_duration_seconds", "histogram", "Time an event spent in a sink call (a batch's events share one call).");
     for (const auto& [labels, h] : sink_seconds_) {
       for (std::size_t i = 0; i < buckets.size(); ++i) {
         out += "hookrx_sink_duration_seconds_bucket{" + labels + ",le=\"" + number(buckets[i]) + "\"} " +

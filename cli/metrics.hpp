@@ -29,8 +29,9 @@ class metrics {
   void verification_failure(std::string_view provider, std::string_view reason);
   /// Every HTTP answer the listener gave (or 408 for a request that timed out).
   void http_answer(std::string_view path, int status);
-  /// One sink call and how long it took.
-  void sink_call(std::string_view sink, bool ok, double seconds);
+  /// One sink call: how many events it took and failed, and how long it took (every event of a
+  /// batch waited that long).
+  void sink_call(std::string_view sink, std::uint64_t ok, std::uint64_t failed, double seconds);
   /// Inbox accounting as seen by this process: queued by it, finished (handled or dead) by it.
   void queued() noexcept { queued_.fetch_add(1, std::memory_order_relaxed); }
   void handled() noexcept { handled_.fetch_add(1, std::memory_order_relaxed); }

@@ -52,6 +52,10 @@ std::string envelope_json(const event& ev, int attempt, std::string_view origin,
   return out;
 }
 
+void sink::deliver_all(const std::vector<sink_event>& events, std::vector<status>& outcomes) {
+  for (std::size_t i = 0; i < events.size(); ++i) outcomes[i] = deliver(events[i]);
+}
+
 namespace {
 
 using steady = std::chrono::steady_clock;
@@ -283,11 +287,24 @@ class jsonl_sink final : public sink {
 
   [[nodiscard]] std::string_view kind() const noexcept override { return "jsonl"; }
 
-  status deliver(const sink_event& e) override {
+  status deliver(const sink_event& e) override { return append_and_sync(&e, 1); }
+
+  void deliver_all(const std::vector<sink_event>& events, std::vector<status>& outcomes) override {
+    const status st = append_and_sync(events.data(), events.size());
+    if (!st) {
+      for (status& o : outcomes) o = st;  // one write for all: they are retried together
+    }
+  }
+
+ private:
+  // Queues the lines for the next flush and returns once a flush carrying them is on disk.
+  status append_and_sync(const sink_event* events, std::size_t count) {
     std::unique_lock<std::mutex> lock(mutex_);
     std::shared_ptr<batch> mine = open_;
-    mine->text.append(e.envelope);
-    mine->text.push_back('\n');
+    for (std::size_t i = 0; i < count; ++i) {
+      mine->text.append(events[i].envelope);
+      mine->text.push_back('\n');
+    }
     while (!mine->done) {
       if (flushing_) {
         flushed_.wait(lock);
@@ -309,7 +326,6 @@ class jsonl_sink final : public sink {
     return {};
   }
 
- private:
   struct batch {
     std::string text;
     bool done = false;

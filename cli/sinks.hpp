@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "hookrx/error.hpp"
 #include "hookrx/events.hpp"
@@ -40,6 +41,10 @@ class sink {
   [[nodiscard]] virtual std::string_view kind() const noexcept = 0;
   /// Hands the event on; an error means "try again later". Called from several workers at once.
   [[nodiscard]] virtual status deliver(const sink_event& e) = 0;
+  /// Hands a worker's batch on: `outcomes` arrives with one success per event, and the sink sets
+  /// an error on each event that failed. The default calls deliver() for each; the JSONL sink
+  /// writes the whole batch with one write and one fsync.
+  virtual void deliver_all(const std::vector<sink_event>& events, std::vector<status>& outcomes);
   /// Shutdown past its grace period: cut work in progress short (its events are retried later).
   virtual void cancel() {}
 };
@@ -59,8 +64,9 @@ class sink {
                                                               std::chrono::milliseconds timeout);
 
 /// Appends the envelope and a newline to `path` (created mode 600 when missing). An event counts
-/// once its line is fsynced. Concurrent events share one write and one fsync (group commit):
-/// whoever arrives while a flush is running waits for the next one, which carries all of them.
+/// once its line is fsynced. A batch's lines go in one write and one fsync, and concurrent
+/// batches share theirs too (group commit): whoever arrives while a flush is running waits for
+/// the next one, which carries all of them.
 [[nodiscard]] result<std::unique_ptr<sink>> make_jsonl_sink(const std::string& path);
 
 }  // namespace hookrx::cli

@@ -156,7 +156,7 @@ TEST_SUITE("cli envelope and metrics") {
     hookrx::cli::metrics m;
     m.delivery("perfectparser", "we\"ird", "queued");
     for (int i = 0; i < 300; ++i) m.delivery("perfectparser", "e" + std::to_string(i), "queued");
-    m.sink_call("jsonl", true, 0.002);
+    m.sink_call("jsonl", 1, 0, 0.002);
     m.http_answer("", 404);
     const std::string text = m.render();
     CHECK(hookrx_test::contains(text, R"(event="we\"ird")"));
