@@ -35,23 +35,22 @@ void append_json_string(std::string& out, std::string_view s) {
 }
 
 void append_minified_json(std::string& out, std::string_view json) {
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : json) {
-    if (in_string) {
-      out.push_back(c);
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
+  // Copies runs rather than bytes: a body is mostly runs between whitespace and inside strings.
+  const char* p = json.data();
+  const char* const end = p + json.size();
+  while (p < end) {
+    const char* run = p;
+    while (p < end && *p != '"' && *p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') ++p;
+    out.append(run, p);
+    if (p == end) break;
+    if (*p != '"') {  // whitespace outside strings goes
+      ++p;
       continue;
     }
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (c == '"') in_string = true;
-    out.push_back(c);
+    run = p++;  // a string, kept whole through its closing quote (escaped quotes included)
+    while (p < end && *p != '"') p += (*p == '\\' && p + 1 < end) ? 2 : 1;
+    if (p < end) ++p;
+    out.append(run, p);
   }
 }
 

@@ -122,7 +122,8 @@ std::string metrics::render() const {
                    verification_);
     render_counter(out, "hookrx_http_responses_total", "HTTP answers by route and status code.", http_);
     render_counter(out, "hookrx_sink_calls_total", "Events handed to each sink, by outcome.", sink_calls_);
-    render_header(out, "hookrx_sink_duration_seconds", "histogram", "Time an event spent in a sink call (a batch's events share one call).");
+    render_header(out, "hookrx_sink_duration_seconds", "histogram",
+                  "Time an event spent in a sink call (a batch's events share one call).");
     for (const auto& [labels, h] : sink_seconds_) {
       for (std::size_t i = 0; i < buckets.size(); ++i) {
         out += "hookrx_sink_duration_seconds_bucket{" + labels + ",le=\"" + number(buckets[i]) + "\"} " +

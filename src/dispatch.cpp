@@ -82,7 +82,7 @@ void dispatcher::dispatch_batch(std::vector<batch_entry>& entries, const std::fu
     batch_entry& e = entries[i];
     if (!e.outcome) continue;
     if (go_on && !go_on()) {
-      leave_unfinished(i);
+      leave_unfinished(batch_.empty() ? i : 0);  // with batch handlers, none has finished yet
       return;
     }
     for (const handler& h : typed_[e.ctx.ev.data().index()]) {

@@ -184,4 +184,107 @@ TEST_SUITE("dispatch") {
     CHECK(b == 1);
   }
 
+  TEST_CASE("a batch handler gets every event whose own handlers succeeded, once, and fails each one alone") {
+    hookrx::dispatcher d;
+    d.on<hookrx::document_completed>([](const hookrx::document_completed& doc) -> hookrx::status {
+      if (doc.document_id == "doc_bad") return hookrx::error(hookrx::errc::handler_failed, "typed refused");
+      return {};
+    });
+    std::vector<std::vector<std::string>> calls;
+    d.on_batch([&](std::vector<hookrx::batch_entry>& batch) {
+      std::vector<std::string> keys;
+      for (hookrx::batch_entry& e : batch) {
+        keys.push_back(e.ctx.key());
+        CHECK(e.outcome.has_value());  // what arrives has not failed
+        if (e.ctx.ev.name() == "extraction.job_completed")
+          e.outcome = hookrx::error(hookrx::errc::store_unavailable, "sink down");
+      }
+      calls.push_back(keys);
+    });
+    const hookrx::event a = make_document("doc_a");
+    const hookrx::event bad = make_document("doc_bad");
+    const hookrx::event job = make_job();
+    const hookrx::event b = make_document("doc_b");
+    std::vector<hookrx::batch_entry> batch;
+    for (const hookrx::event* ev : {&a, &bad, &job, &b}) batch.push_back({hookrx::delivery_context{*ev, 2}, {}});
+    d.dispatch_batch(batch);
+
+    REQUIRE(calls.size() == 1);
+    CHECK(calls[0] == std::vector<std::string>{a.key(), job.key(), b.key()});
+    CHECK(batch[0].outcome.has_value());
+    REQUIRE_FALSE(batch[1].outcome.has_value());
+    CHECK(batch[1].outcome.error().detail() == "typed refused");
+    REQUIRE_FALSE(batch[2].outcome.has_value());
+    CHECK(batch[2].outcome.error().code() == hookrx::errc::handler_failed);  // whatever the handler said
+    CHECK(hookrx_test::contains(batch[2].outcome.error().detail(), "sink down"));
+    CHECK(batch[3].outcome.has_value());
+  }
+
+  TEST_CASE("each batch handler sees only what the ones before it let through") {
+    hookrx::dispatcher d;
+    std::vector<std::size_t> sizes;
+    d.on_batch([&](std::vector<hookrx::batch_entry>& batch) {
+      sizes.push_back(batch.size());
+      batch.front().outcome = hookrx::error(hookrx::errc::handler_failed, "first refused");
+    });
+    d.on_batch([&](std::vector<hookrx::batch_entry>& batch) {
+      sizes.push_back(batch.size());
+      throw std::runtime_error("second threw");
+    });
+    const hookrx::event a = make_document("doc_a");
+    const hookrx::event b = make_document("doc_b");
+    const hookrx::event c = make_document("doc_c");
+    std::vector<hookrx::batch_entry> batch;
+    for (const hookrx::event* ev : {&a, &b, &c}) batch.push_back({hookrx::delivery_context{*ev, 1}, {}});
+    d.dispatch_batch(batch);
+    CHECK(sizes == std::vector<std::size_t>{3, 2});
+    CHECK(batch[0].outcome.error().detail() == "first refused");
+    CHECK(batch[1].outcome.error().detail() == "second threw");  // a throw fails every entry of the call
+    CHECK(batch[2].outcome.error().detail() == "second threw");
+  }
+
+  TEST_CASE("dispatch runs the batch handlers with the one event, after the others") {
+    hookrx::dispatcher d;
+    std::vector<std::string> order;
+    d.on_any([&](const hookrx::event&) { order.push_back("any"); });
+    d.on_batch([&](std::vector<hookrx::batch_entry>& batch) {
+      order.push_back("batch:" + std::to_string(batch.size()) + ":" + std::to_string(batch.front().ctx.attempt));
+      batch.front().outcome = hookrx::error(hookrx::errc::handler_failed, "batch refused");
+    });
+    const hookrx::status st = d.dispatch(make_job(), 4);
+    CHECK(order == std::vector<std::string>{"any", "batch:1:4"});
+    REQUIRE_FALSE(st.has_value());
+    CHECK(st.error().detail() == "batch refused");
+    CHECK(d.has_batch_handlers());
+    CHECK_FALSE(hookrx::dispatcher{}.has_batch_handlers());
+  }
+
+  TEST_CASE("once go_on says stop, nothing more starts and the unfinished entries are left in progress") {
+    hookrx::dispatcher d;
+    std::vector<std::string> ran;
+    d.on_any([&](const hookrx::event& ev) { ran.push_back(ev.key()); });
+    int batch_calls = 0;
+    d.on_batch([&](std::vector<hookrx::batch_entry>&) { ++batch_calls; });
+    const hookrx::event a = make_document("doc_a");
+    const hookrx::event b = make_document("doc_b");
+    const hookrx::event c = make_document("doc_c");
+    std::vector<hookrx::batch_entry> batch;
+    for (const hookrx::event* ev : {&a, &b, &c}) batch.push_back({hookrx::delivery_context{*ev, 1}, {}});
+    int asked = 0;
+    d.dispatch_batch(batch, [&] { return ++asked <= 2; });  // yes for a and b, no for c
+    CHECK(ran == std::vector<std::string>{a.key(), b.key()});
+    CHECK(batch_calls == 0);
+    for (const hookrx::batch_entry& e : batch) {
+      REQUIRE_FALSE(e.outcome.has_value());
+      CHECK(e.outcome.error().code() == hookrx::errc::in_progress);
+    }
+
+    // Asked again before the batch handlers: a no there leaves every entry unfinished too.
+    std::vector<hookrx::batch_entry> again;
+    for (const hookrx::event* ev : {&a, &b}) again.push_back({hookrx::delivery_context{*ev, 1}, {}});
+    asked = 0;
+    d.dispatch_batch(again, [&] { return ++asked <= 2; });
+    CHECK(batch_calls == 0);
+    for (const hookrx::batch_entry& e : again) CHECK(e.outcome.error().code() == hookrx::errc::in_progress);
+  }
 }  // TEST_SUITE

@@ -250,6 +250,76 @@ TEST_SUITE("inbox") {
     for (const char* id : {"doc_b", "doc_c", "doc_d"}) CHECK(runs.count(id) == 1);
   }
 
+  TEST_CASE("a batch handler gets a pass's whole lease in one call, and the batch is acknowledged together") {
+    inbox_setup s;
+    std::vector<std::vector<std::string>> calls;
+    s.rx.on_batch([&](std::vector<hookrx::batch_entry>& batch) {
+      std::vector<std::string> ids;
+      for (hookrx::batch_entry& e : batch) ids.push_back(e.ctx.ev.get_if<hookrx::document_completed>()->document_id);
+      calls.push_back(ids);
+    });
+    for (const char* id : {"doc_1", "doc_2", "doc_3", "doc_4", "doc_5"})
+      REQUIRE(s.rx.handle(delivery(id).view()).status == 202);
+    const hookrx::inbox_pass pass = s.run();
+    CHECK(pass.handled == 5);
+    REQUIRE(calls.size() == 1);
+    CHECK(calls[0] == std::vector<std::string>{"doc_1", "doc_2", "doc_3", "doc_4", "doc_5"});
+    auto done = s.store->list(hookrx::entry_state::done, 10);
+    REQUIRE(done.has_value());
+    CHECK(done->size() == 5);
+    CHECK(s.rx.handle(delivery("doc_3").view()).status == 200);  // known: a duplicate
+    CHECK(s.run().handled == 0);
+  }
+
+  TEST_CASE("an event its batch handler fails is retried alone, with backoff, and the rest are done") {
+    inbox_setup s;
+    std::vector<std::pair<std::string, int>> seen;
+    s.rx.on_batch([&](std::vector<hookrx::batch_entry>& batch) {
+      for (hookrx::batch_entry& e : batch) {
+        const std::string& id = e.ctx.ev.get_if<hookrx::document_completed>()->document_id;
+        seen.emplace_back(id, e.ctx.attempt);
+        if (id == "doc_b" && e.ctx.attempt == 1) e.outcome = hookrx::error(hookrx::errc::handler_failed, "disk full");
+      }
+    });
+    for (const char* id : {"doc_a", "doc_b", "doc_c"}) REQUIRE(s.rx.handle(delivery(id).view()).status == 202);
+    hookrx::inbox_pass pass = s.run();
+    CHECK(pass.handled == 2);
+    CHECK(pass.retried == 1);
+    auto queued = s.store->list(hookrx::entry_state::queued, 10);
+    REQUIRE(queued.has_value());
+    REQUIRE(queued->size() == 1);
+    CHECK(hookrx_test::contains(queued->front().last_error, "disk full"));
+    CHECK(s.run().handled == 0);  // not due before its backoff
+    s.clock->advance(1h);
+    pass = s.run();
+    CHECK(pass.handled == 1);
+    CHECK(seen.back() == std::make_pair(std::string("doc_b"), 2));
+    CHECK(seen.size() == 4);
+  }
+
+  TEST_CASE("a batch whose lease runs out before its batch handler runs is left whole to the next holder") {
+    hookrx::inbox_options options;
+    options.lease = 60s;
+    inbox_setup s(options);
+    int batch_calls = 0;
+    bool slow = true;
+    s.rx.on<hookrx::document_completed>([&](const hookrx::document_completed&) {
+      if (slow) {
+        slow = false;
+        s.clock->advance(90s);  // the first event's handler outlasts the batch's lease
+      }
+    });
+    s.rx.on_batch([&](std::vector<hookrx::batch_entry>&) { ++batch_calls; });
+    for (const char* id : {"doc_a", "doc_b", "doc_c"}) REQUIRE(s.rx.handle(delivery(id).view()).status == 202);
+    hookrx::inbox_pass pass = s.run();
+    CHECK(pass.handled == 0);
+    CHECK(pass.expired == 3);  // none finished: the batch handler, which finishes them, did not run
+    CHECK(batch_calls == 0);
+    pass = s.run();  // due again (their lease ran out): the next lease runs the whole batch
+    CHECK(pass.handled == 3);
+    CHECK(batch_calls == 1);
+  }
+
   TEST_CASE("the inbox keeps the listed headers and never a credential") {
     inbox_setup s;
     REQUIRE(s.rx.handle(delivery("doc_h").view()).status == 202);
@@ -337,6 +407,47 @@ TEST_SUITE("inbox") {
       REQUIRE(handled.load() == i + 1);
     }
     box->stop();
+  }
+
+  // With gathering, offers do not wake a worker while another gathers; that one must then take
+  // them. A lost wakeup would leave a delivery unhandled for idle_poll (an hour) and fail the wait.
+  TEST_CASE("gathering workers with a batch handler handle every delivery, however offers and waits interleave") {
+    temp_db db;
+    auto opened = hookrx::sqlite_store::open({db.path()});
+    REQUIRE(opened.has_value());
+    hookrx::receiver rx = inbox_setup::make_receiver();
+    std::mutex m;
+    std::multiset<std::string> handled;
+    rx.on_batch([&](std::vector<hookrx::batch_entry>& batch) {
+      const std::lock_guard<std::mutex> lock(m);
+      for (const hookrx::batch_entry& e : batch) handled.insert(e.ctx.key());
+    });
+    hookrx::inbox_options options;
+    options.workers = 3;
+    options.batch = 4;  // small, so that full batches wake more workers too
+    options.gather = std::chrono::milliseconds(1);
+    options.idle_poll = std::chrono::hours(1);
+    auto box = hookrx::inbox::create(*opened, rx.handlers(), options);
+    rx.accept_with(box->acceptor());
+    box->start();
+    std::mt19937 rng(11);  // NOLINT(cert-msc32-c,cert-msc51-cpp): fixed, so a failure replays
+    constexpr int deliveries = 120;
+    for (int i = 0; i < deliveries; ++i) {
+      if (rng() % 3 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
+      REQUIRE(rx.handle(delivery("gather_" + std::to_string(i)).view()).status == 202);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        const std::lock_guard<std::mutex> lock(m);
+        if (handled.size() >= static_cast<std::size_t>(deliveries)) break;
+      }
+      std::this_thread::yield();
+    }
+    box->stop();
+    const std::lock_guard<std::mutex> lock(m);
+    CHECK(handled.size() == static_cast<std::size_t>(deliveries));
+    for (const std::string& key : handled) CHECK(handled.count(key) == 1);
   }
 
   TEST_CASE("a store that cannot take the delivery answers 503 and acknowledges nothing") {

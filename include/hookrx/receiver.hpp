@@ -78,6 +78,11 @@ class receiver {
     handlers_.on_any(std::forward<F>(fn));
     return *this;
   }
+  /// See dispatcher::on_batch: with an inbox, a worker's leased batch in one call.
+  receiver& on_batch(dispatcher::batch_handler fn) {
+    handlers_.on_batch(std::move(fn));
+    return *this;
+  }
   /// Called for every delivery that is not acknowledged (rejected, or failed in processing), for
   /// logging and metrics. The error never contains a secret.
   receiver& on_error(error_handler fn) {

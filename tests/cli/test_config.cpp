@@ -3,13 +3,17 @@
 #include <doctest/doctest.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
+#include <thread>
 
 #include "../support.hpp"
 #include "config.hpp"
+#include "harness.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 #include "sinks.hpp"
@@ -152,6 +156,20 @@ TEST_SUITE("cli envelope and metrics") {
     CHECK(hookrx_test::contains(env, R"("payload":{"event":"extraction.job_completed","extraction_id":"e \" 1"})"));
   }
 
+  TEST_CASE("minifying drops whitespace between tokens and keeps strings byte for byte") {
+    const auto minified = [](std::string_view json) {
+      std::string out = "<";
+      hookrx::cli::append_minified_json(out, json);
+      return out;
+    };
+    CHECK(minified("{ \"a\" :\t[1, 2 ]\r\n}") == R"(<{"a":[1,2]})");
+    CHECK(minified(R"({"s": "two  spaces, a \" quote and { braces }"})") ==
+          R"(<{"s":"two  spaces, a \" quote and { braces }"})");
+    CHECK(minified(R"({"p": "C:\\dir\\" , "q" : 1})") == R"(<{"p":"C:\\dir\\","q":1})");
+    CHECK(minified("") == "<");
+    CHECK(minified("\"unterminated \\") == "<\"unterminated \\");  // never reads past the end
+  }
+
   TEST_CASE("metrics render Prometheus text with escaped labels and a bounded number of event names") {
     hookrx::cli::metrics m;
     m.delivery("perfectparser", "we\"ird", "queued");
@@ -165,5 +183,84 @@ TEST_SUITE("cli envelope and metrics") {
     CHECK(hookrx_test::contains(text, R"(hookrx_sink_duration_seconds_bucket{sink="jsonl",le="0.001"} 0)"));
     CHECK(hookrx_test::contains(text, R"(hookrx_http_responses_total{route="other",code="404"} 1)"));
     CHECK(hookrx_test::contains(text, "hookrx_build_info{version="));
+  }
+}
+
+TEST_SUITE("cli sinks") {
+  std::vector<hookrx::event> three_events() {
+    std::vector<hookrx::event> evs;
+    for (const char* id : {"doc_a", "doc_b", "doc_c"}) {
+      const std::string body =
+          std::string(R"({"event":"extraction.document_completed","extraction_id":"e1","document_id":")") + id +
+          R"(","status":"completed"})";
+      auto ev = hookrx::parse_event(hookrx::provider::perfectparser, body);
+      REQUIRE(ev.has_value());
+      evs.push_back(std::move(*ev));
+    }
+    return evs;
+  }
+
+  TEST_CASE("the JSONL sink writes a batch as whole lines, and concurrent batches never interleave inside a line") {
+    hookrx_cli_test::temp_dir dir;
+    auto sink = hookrx::cli::make_jsonl_sink(dir.path("events.jsonl"));
+    REQUIRE(sink.has_value());
+    const std::vector<hookrx::event> evs = three_events();
+    std::vector<std::string> envelopes;
+    std::vector<hookrx::cli::sink_event> batch;
+    for (const hookrx::event& ev : evs) envelopes.push_back(hookrx::cli::envelope_json(ev, 1, "webhook"));
+    for (std::size_t i = 0; i < evs.size(); ++i) batch.push_back({evs[i], 1, "webhook", envelopes[i]});
+    constexpr int writers = 4;
+    constexpr int rounds = 25;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < writers; ++t) {
+      threads.emplace_back([&] {
+        for (int r = 0; r < rounds; ++r) {
+          std::vector<hookrx::status> outcomes(batch.size());
+          (*sink)->deliver_all(batch, outcomes);
+          for (const hookrx::status& o : outcomes) CHECK(o.has_value());
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    std::ifstream in(dir.path("events.jsonl"));
+    std::map<std::string, int> lines;
+    int total = 0;
+    for (std::string line; std::getline(in, line); ++total) ++lines[line];
+    CHECK(total == writers * rounds * 3);
+    REQUIRE(lines.size() == 3);  // only the three envelopes, each whole
+    for (const std::string& e : envelopes) CHECK(lines[e] == writers * rounds);
+  }
+
+  TEST_CASE("a JSONL write that fails fails every event of the batch, naming the file and the reason") {
+    auto sink = hookrx::cli::make_jsonl_sink("/dev/full");  // every write: ENOSPC
+    REQUIRE(sink.has_value());
+    const std::vector<hookrx::event> evs = three_events();
+    const std::string envelope = hookrx::cli::envelope_json(evs[0], 1, "webhook");
+    std::vector<hookrx::cli::sink_event> batch;
+    for (const hookrx::event& ev : evs) batch.push_back({ev, 1, "webhook", envelope});
+    std::vector<hookrx::status> outcomes(batch.size());
+    (*sink)->deliver_all(batch, outcomes);
+    for (const hookrx::status& o : outcomes) {
+      REQUIRE_FALSE(o.has_value());
+      CHECK(hookrx_test::contains(o.error().detail(), "/dev/full"));
+      CHECK(hookrx_test::contains(o.error().detail(), std::strerror(ENOSPC)));
+    }
+  }
+
+  TEST_CASE("a sink without a batch path (exec) reports each event of a batch on its own") {
+    auto sink = hookrx::cli::make_exec_sink(R"(case "$HOOKRX_KEY" in *doc_b*) exit 3 ;; esac; cat >/dev/null)",
+                                            std::chrono::seconds(10), 2);
+    REQUIRE(sink.has_value());
+    const std::vector<hookrx::event> evs = three_events();
+    std::vector<std::string> envelopes;
+    std::vector<hookrx::cli::sink_event> batch;
+    for (const hookrx::event& ev : evs) envelopes.push_back(hookrx::cli::envelope_json(ev, 2, "poll"));
+    for (std::size_t i = 0; i < evs.size(); ++i) batch.push_back({evs[i], 2, "poll", envelopes[i]});
+    std::vector<hookrx::status> outcomes(batch.size());
+    (*sink)->deliver_all(batch, outcomes);
+    CHECK(outcomes[0].has_value());
+    REQUIRE_FALSE(outcomes[1].has_value());
+    CHECK(hookrx_test::contains(outcomes[1].error().detail(), "exit status 3"));
+    CHECK(outcomes[2].has_value());
   }
 }
