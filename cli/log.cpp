@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace hookrx::cli {
@@ -13,44 +14,52 @@ namespace hookrx::cli {
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out.push_back('"');
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
+  std::size_t clean = 0;  // start of the run of characters that need no escape
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    if (u >= 0x20 && u != '"' && u != '\\') continue;
+    out.append(s.data() + clean, i - clean);
+    clean = i + 1;
+    switch (u) {
       case '"': out += R"(\")"; break;
       case '\\': out += R"(\\)"; break;
       case '\n': out += R"(\n)"; break;
       case '\r': out += R"(\r)"; break;
       case '\t': out += R"(\t)"; break;
       default:
-        if (u < 0x20) {
-          out += "\\u00";
-          out.push_back(hex[u >> 4U]);
-          out.push_back(hex[u & 0xFU]);
-        } else {
-          out.push_back(c);
-        }
+        out += "\\u00";
+        out.push_back(hex[u >> 4U]);
+        out.push_back(hex[u & 0xFU]);
     }
   }
+  out.append(s.data() + clean, s.size() - clean);
   out.push_back('"');
 }
 
 void append_minified_json(std::string& out, std::string_view json) {
-  // Copies runs rather than bytes: a body is mostly runs between whitespace and inside strings.
+  // JSON strings cannot hold a raw line break, so a body without one is a single line already:
+  // copied as it is (the usual case, and memchr finds that out fast).
+  if (std::memchr(json.data(), '\n', json.size()) == nullptr && std::memchr(json.data(), '\r', json.size()) == nullptr) {
+    out.append(json);
+    return;
+  }
+  // Otherwise whitespace between tokens goes, copying runs rather than bytes.
   const char* p = json.data();
   const char* const end = p + json.size();
+  const auto keep = [&out](const char* from, const char* to) { out.append(from, static_cast<std::size_t>(to - from)); };
   while (p < end) {
     const char* run = p;
     while (p < end && *p != '"' && *p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') ++p;
-    out.append(run, p);
+    keep(run, p);
     if (p == end) break;
-    if (*p != '"') {  // whitespace outside strings goes
+    if (*p != '"') {
       ++p;
       continue;
     }
     run = p++;  // a string, kept whole through its closing quote (escaped quotes included)
     while (p < end && *p != '"') p += (*p == '\\' && p + 1 < end) ? 2 : 1;
     if (p < end) ++p;
-    out.append(run, p);
+    keep(run, p);
   }
 }
 

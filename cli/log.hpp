@@ -22,8 +22,9 @@ namespace hookrx::cli {
 /// Appends `s` as a JSON string (quoted, escaped; bytes that are not valid UTF-8 pass through).
 void append_json_string(std::string& out, std::string_view s);
 
-/// Appends JSON text `json` without the whitespace between its tokens, so that a pretty-printed
-/// body fits on one line. `json` must be valid JSON (the parser accepted it).
+/// Appends JSON text `json` on one line: as it is when it has no line break, otherwise without
+/// the whitespace between its tokens (a pretty-printed body). `json` must be valid JSON (the
+/// parser accepted it).
 void append_minified_json(std::string& out, std::string_view json);
 
 class logger {

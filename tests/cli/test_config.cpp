@@ -156,18 +156,28 @@ TEST_SUITE("cli envelope and metrics") {
     CHECK(hookrx_test::contains(env, R"("payload":{"event":"extraction.job_completed","extraction_id":"e \" 1"})"));
   }
 
-  TEST_CASE("minifying drops whitespace between tokens and keeps strings byte for byte") {
-    const auto minified = [](std::string_view json) {
+  TEST_CASE("a payload goes on one line: as it is, or without the whitespace between tokens") {
+    const auto one_line = [](std::string_view json) {
       std::string out = "<";
       hookrx::cli::append_minified_json(out, json);
       return out;
     };
-    CHECK(minified("{ \"a\" :\t[1, 2 ]\r\n}") == R"(<{"a":[1,2]})");
-    CHECK(minified(R"({"s": "two  spaces, a \" quote and { braces }"})") ==
+    CHECK(one_line(R"({"a": [1, 2], "b": "x"})") == R"(<{"a": [1, 2], "b": "x"})");  // one line already
+    CHECK(one_line("{ \"a\" :\t[1, 2 ]\r\n}") == R"(<{"a":[1,2]})");
+    CHECK(one_line("{\"s\": \"two  spaces, a \\\" quote and { braces }\"\n}") ==
           R"(<{"s":"two  spaces, a \" quote and { braces }"})");
-    CHECK(minified(R"({"p": "C:\\dir\\" , "q" : 1})") == R"(<{"p":"C:\\dir\\","q":1})");
-    CHECK(minified("") == "<");
-    CHECK(minified("\"unterminated \\") == "<\"unterminated \\");  // never reads past the end
+    CHECK(one_line("{\"p\": \"C:\\\\dir\\\\\" ,\n \"q\" : 1}") == R"(<{"p":"C:\\dir\\","q":1})");
+    CHECK(one_line("") == "<");
+    CHECK(one_line("\n\"unterminated \\") == "<\"unterminated \\");  // never reads past the end
+  }
+
+  TEST_CASE("a JSON string escapes quotes, backslashes and control characters and copies the rest") {
+    std::string out;
+    hookrx::cli::append_json_string(out, std::string_view("a\"b\\c\nd\re\tf\x01g\x1fh \xc3\xa9", 18));
+    CHECK(out == std::string(R"("a\"b\\c\nd\re\tf\u0001g\u001fh )") + "\xc3\xa9\"");
+    out.clear();
+    hookrx::cli::append_json_string(out, "");
+    CHECK(out == R"("")");
   }
 
   TEST_CASE("metrics render Prometheus text with escaped labels and a bounded number of event names") {
