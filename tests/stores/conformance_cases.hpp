@@ -41,6 +41,8 @@
 //   even before purge_expired(), which then deletes the entry (get() answers nullopt). last_error
 //   survives later leases and replay. Dead entries keep their body and attempts; replay() makes
 //   them queued, due now, attempts 0. Acked entries keep their key; the body may be dropped.
+//   ack_all() acknowledges exactly the entries ack() would accept, each once (an entry named twice
+//   counts once), skips the others without changing them, and returns how many it acknowledged.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -141,6 +143,8 @@ inline std::string outcome(const hookrx::result<hookrx::offer_state>& r) {
   if (!r) return failure(r.error());
   return *r == hookrx::offer_state::queued ? "queued" : "duplicate";
 }
+/// The count as text ("3"), or "error: <errc>".
+inline std::string outcome(const hookrx::result<std::size_t>& r) { return r ? std::to_string(*r) : failure(r.error()); }
 inline std::string name(hookrx::entry_state s) { return std::string(hookrx::to_string(s)); }
 
 inline std::int64_t ms_of(hookrx::time_point t) {
@@ -253,6 +257,13 @@ inline std::vector<std::int64_t> ids_of(const std::vector<hookrx::inbox_entry>& 
   std::vector<std::int64_t> ids;
   for (const auto& e : entries) ids.push_back(e.id);
   return ids;
+}
+
+/// The leases of `entries`, as ack_all() takes them.
+inline std::vector<hookrx::lease_ref> refs_of(const std::vector<hookrx::inbox_entry>& entries) {
+  std::vector<hookrx::lease_ref> refs;
+  for (const auto& e : entries) refs.push_back({e.id, e.lease_token});
+  return refs;
 }
 
 /// Offset of the first byte where `a` and `b` differ, or -1 when they are equal.
@@ -1177,6 +1188,130 @@ TEST_SUITE(HOOKRX_STORE_SUITE) {
     CHECK_FALSE(must_get(*inbox, unknown).has_value());
     CHECK(outcome(inbox->replay(unknown)) == "error: not_found");
     CHECK(name(must_find(*inbox, e.id).state) == "leased");
+  }
+
+  // --- inbox: ack_all --------------------------------------------------------------------------
+
+  TEST_CASE_FIXTURE(::store_fixture,
+                    "ack_all marks every entry done, keeps their keys, takes them out of the queue, and counts them") {
+    HOOKRX_CONFORMANCE_NEEDS_INBOX();
+    for (const char* key : {"a", "b", "c", "d"}) must_offer(*inbox, make_record(key, std::string(1024, *key)));
+    const auto batch = must_lease(*inbox, 3);
+    REQUIRE(keys_of(batch) == std::vector<std::string>{"a", "b", "c"});
+    CHECK(outcome(inbox->ack_all(refs_of(batch), retention_1h)) == "3");
+    for (const auto& e : batch) {
+      INFO("key ", e.record.key);
+      const auto got = must_find(*inbox, e.id);
+      CHECK(name(got.state) == "done");
+      CHECK(got.record.key == e.record.key);
+      CHECK((got.record.body.empty() || got.record.body == e.record.body));  // the body may be dropped
+      // Settled: the token is void, for ack() and for another ack_all().
+      CHECK(outcome(inbox->ack(e.id, e.lease_token, retention_1h)) == "error: in_progress");
+    }
+    CHECK(outcome(inbox->ack_all(refs_of(batch), retention_1h)) == "0");
+    CHECK(ids_of(must_list(*inbox, hookrx::entry_state::done)) == ids_of(batch));
+    CHECK(must_list(*inbox, hookrx::entry_state::leased).empty());
+    CHECK(keys_of(must_list(*inbox, hookrx::entry_state::queued)) == std::vector<std::string>{"d"});
+    // The keys are kept for the retention ack_all was given, counted from the ack.
+    clock->advance(retention_1h - one_ms);
+    for (const auto& e : batch) CHECK(outcome(inbox->offer(make_record(e.record.key))) == "duplicate");
+    clock->advance(2 * one_ms);
+    CHECK(outcome(inbox->offer(make_record("a"))) == "queued");
+    CHECK(keys_of(must_lease(*inbox, 10)) == std::vector<std::string>{"d", "a"});
+  }
+
+  TEST_CASE_FIXTURE(::store_fixture,
+                    "ack_all skips entries another lease took over, acks the rest, and the new holder acks its own") {
+    HOOKRX_CONFORMANCE_NEEDS_INBOX();
+    for (const char* key : {"a", "b", "c", "d"}) must_offer(*inbox, make_record(key));
+    const auto short_lease = must_lease(*inbox, 2, seconds(10));
+    REQUIRE(keys_of(short_lease) == std::vector<std::string>{"a", "b"});
+    const auto long_lease = must_lease(*inbox, 2, hours(1));
+    REQUIRE(keys_of(long_lease) == std::vector<std::string>{"c", "d"});
+    clock->advance(seconds(11));
+    const auto taken_over = must_lease(*inbox, 10);  // a and b, whose leases ran out
+    REQUIRE(keys_of(taken_over) == std::vector<std::string>{"a", "b"});
+
+    // The first worker acks all four at once: its tokens for a and b are stale, so only c and d count.
+    const std::vector<hookrx::lease_ref> first_worker = {
+        {short_lease[0].id, short_lease[0].lease_token},
+        {long_lease[0].id, long_lease[0].lease_token},
+        {short_lease[1].id, short_lease[1].lease_token},
+        {long_lease[1].id, long_lease[1].lease_token},
+    };
+    CHECK(outcome(inbox->ack_all(first_worker, retention_1h)) == "2");
+    for (const auto& e : long_lease) CHECK(name(must_find(*inbox, e.id).state) == "done");
+    for (const auto& e : taken_over) {
+      INFO("key ", e.record.key);
+      const auto held = must_find(*inbox, e.id);
+      CHECK(name(held.state) == "leased");
+      CHECK(held.lease_token == e.lease_token);
+      CHECK(held.attempts == 2);
+      CHECK(ms_of(held.lease_until) == ms_of(e.lease_until));
+    }
+    CHECK(ids_of(must_list(*inbox, hookrx::entry_state::leased)) == ids_of(taken_over));
+
+    CHECK(outcome(inbox->ack_all(refs_of(taken_over), retention_1h)) == "2");
+    CHECK(must_list(*inbox, hookrx::entry_state::done).size() == 4);
+    CHECK(must_list(*inbox, hookrx::entry_state::leased).empty());
+  }
+
+  TEST_CASE_FIXTURE(::store_fixture, "ack_all of an empty list returns 0 and changes nothing") {
+    HOOKRX_CONFORMANCE_NEEDS_INBOX();
+    CHECK(outcome(inbox->ack_all({}, retention_1h)) == "0");
+    must_offer(*inbox, make_record("leased"));
+    must_offer(*inbox, make_record("queued"));
+    const auto e = lease_one(*inbox);
+    REQUIRE(e.record.key == "leased");
+    CHECK(outcome(inbox->ack_all({}, retention_1h)) == "0");
+    const auto got = must_find(*inbox, e.id);
+    CHECK(name(got.state) == "leased");
+    CHECK(got.lease_token == e.lease_token);
+    CHECK(got.attempts == 1);
+    CHECK(must_list(*inbox, hookrx::entry_state::done).empty());
+    CHECK(keys_of(must_list(*inbox, hookrx::entry_state::queued)) == std::vector<std::string>{"queued"});
+    CHECK(outcome(inbox->ack(e.id, e.lease_token, retention_1h)) == "ok");
+  }
+
+  TEST_CASE_FIXTURE(::store_fixture,
+                    "ack_all skips unknown ids and tokens that hold no lease, without creating or changing anything") {
+    HOOKRX_CONFORMANCE_NEEDS_INBOX();
+    for (const char* key : {"a", "b", "never-leased"}) must_offer(*inbox, make_record(key));
+    const auto batch = must_lease(*inbox, 2);
+    REQUIRE(keys_of(batch) == std::vector<std::string>{"a", "b"});
+    const std::int64_t never_leased = id_of(*inbox, "never-leased");
+    const std::int64_t unknown = never_leased + 1000;
+    const std::vector<hookrx::lease_ref> refs = {
+        {unknown, batch[0].lease_token},
+        {batch[0].id, batch[0].lease_token},
+        {batch[1].id, other_token(batch[1].lease_token)},
+        {batch[1].id, 0},
+        {never_leased, 0},  // a queued entry holds no lease: zero is not its token
+        {never_leased, batch[0].lease_token},
+    };
+    CHECK(outcome(inbox->ack_all(refs, retention_1h)) == "1");
+    CHECK_FALSE(must_get(*inbox, unknown).has_value());
+    CHECK(name(must_find(*inbox, batch[0].id).state) == "done");
+    const auto b = must_find(*inbox, batch[1].id);
+    CHECK(name(b.state) == "leased");
+    CHECK(b.lease_token == batch[1].lease_token);
+    const auto q = must_find(*inbox, never_leased);
+    CHECK(name(q.state) == "queued");
+    CHECK(q.attempts == 0);
+    CHECK(outcome(inbox->ack_all({{unknown, 1}, {unknown + 1, 0}}, retention_1h)) == "0");
+    CHECK(outcome(inbox->ack(batch[1].id, batch[1].lease_token, retention_1h)) == "ok");
+  }
+
+  TEST_CASE_FIXTURE(::store_fixture, "an entry named twice in one ack_all is acknowledged and counted once") {
+    HOOKRX_CONFORMANCE_NEEDS_INBOX();
+    must_offer(*inbox, make_record("a"));
+    must_offer(*inbox, make_record("b"));
+    const auto batch = must_lease(*inbox, 2);
+    REQUIRE(batch.size() == 2);
+    const hookrx::lease_ref a{batch[0].id, batch[0].lease_token};
+    const hookrx::lease_ref b{batch[1].id, batch[1].lease_token};
+    CHECK(outcome(inbox->ack_all({a, b, a}, retention_1h)) == "2");
+    CHECK(ids_of(must_list(*inbox, hookrx::entry_state::done)) == ids_of(batch));
   }
 
   // --- inbox: retry_at -------------------------------------------------------------------------

@@ -481,6 +481,52 @@ TEST_SUITE("postgres store") {
     CHECK(stores[n - 1]->try_claim("shared", 1min)->state == hookrx::claim_state::in_progress);
   }
 
+  TEST_CASE("ack_all settles a batch in one transaction, where ack takes one transaction each") {
+    const std::string conninfo = test_conninfo();
+    const std::string schema = fresh_schema();
+    auto clock = std::make_shared<hookrx::manual_clock>();
+    auto store = open_or_fail(options_for(conninfo, schema), clock);
+    constexpr std::size_t half = 20;
+    for (std::size_t i = 0; i < 2 * half; ++i)
+      REQUIRE(offered(store->offer(record("k" + std::to_string(i)))) == "queued");
+    auto leased = store->lease(2 * half, 1min);
+    REQUIRE(leased.has_value());
+    REQUIRE(leased->size() == 2 * half);
+    std::vector<hookrx::lease_ref> batch;
+    std::string batch_ids;
+    std::string single_ids;
+    for (std::size_t i = 0; i < 2 * half; ++i) {
+      const auto& e = (*leased)[i];
+      std::string& ids = i < half ? batch_ids : single_ids;
+      ids += (ids.empty() ? "" : ",") + std::to_string(e.id);
+      if (i < half) {
+        batch.push_back({e.id, e.lease_token});
+      } else {
+        REQUIRE(store->ack(e.id, e.lease_token, 1h));
+      }
+    }
+    auto acked = store->ack_all(batch, 1h);
+    REQUIRE(acked.has_value());
+    CHECK(*acked == half);
+
+    // xmin names the transaction that wrote a row's current version.
+    PGconn* c = PQconnectdb(conninfo.c_str());
+    REQUIRE(PQstatus(c) == CONNECTION_OK);
+    auto transactions = [&](const std::string& ids) {
+      const std::string sql = "SELECT count(*), count(DISTINCT xmin::text) FROM \"" + schema +
+                              "\".hookrx_inbox WHERE state = 2 AND id IN (" + ids + ")";
+      PGresult* r = PQexec(c, sql.c_str());
+      std::string got = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
+                            ? std::string(PQgetvalue(r, 0, 0)) + " rows in " + PQgetvalue(r, 0, 1)
+                            : std::string(PQresultErrorMessage(r));
+      PQclear(r);
+      return got;
+    };
+    CHECK(transactions(batch_ids) == "20 rows in 1");
+    CHECK(transactions(single_ids) == "20 rows in 20");
+    PQfinish(c);
+  }
+
   TEST_CASE("callers blocked by a lock or waiting for the busy connection all fail within the timeout") {
     const std::string conninfo = test_conninfo();
     const std::string schema = fresh_schema();

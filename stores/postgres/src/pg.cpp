@@ -40,6 +40,10 @@ void put_be(std::array<char, 8>& out, std::uint64_t v, std::size_t len) {
   for (std::size_t i = 0; i < len; ++i) out[i] = static_cast<char>((v >> (8 * (len - 1 - i))) & 0xffU);
 }
 
+void append_be(std::string& out, std::uint64_t v, std::size_t len) {
+  for (std::size_t i = 0; i < len; ++i) out.push_back(static_cast<char>((v >> (8 * (len - 1 - i))) & 0xffU));
+}
+
 std::uint64_t get_be(const char* p, std::size_t len) {
   std::uint64_t v = 0;
   for (std::size_t i = 0; i < len; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
@@ -82,6 +86,30 @@ void params::add_i16(std::int16_t v) {
   if (count_ >= max_params) return;
   put_be(ints_[count_], static_cast<std::uint16_t>(v), 2);
   push(oid_int2, ints_[count_].data(), 2);
+}
+
+bool params::add_i64_array(const std::vector<std::int64_t>& v) {
+  if (count_ >= max_params || v.size() > max_array_elements) return false;
+  // The binary array format (array_send): dimensions, a has-NULLs flag, the element type, each
+  // dimension's length and lower bound, then every element as its length and its bytes.
+  std::string& out = arrays_[count_];
+  out.clear();
+  out.reserve(20 + 12 * v.size());
+  append_be(out, v.empty() ? 0 : 1, 4);
+  append_be(out, 0, 4);
+  append_be(out, oid_int8, 4);
+  if (!v.empty()) {
+    append_be(out, v.size(), 4);
+    append_be(out, 1, 4);
+  }
+  for (const std::int64_t x : v) {
+    std::uint64_t u = 0;
+    std::memcpy(&u, &x, sizeof u);
+    append_be(out, 8, 4);
+    append_be(out, u, 8);
+  }
+  push(oid_int8_array, out.data(), out.size());
+  return true;
 }
 
 void params::add_bytes(std::string_view v) {

@@ -33,14 +33,23 @@ inline constexpr Oid oid_bytea = 17;
 inline constexpr Oid oid_int8 = 20;
 inline constexpr Oid oid_int2 = 21;
 inline constexpr Oid oid_int4 = 23;
+inline constexpr Oid oid_int8_array = 1016;  // int8[]
 
 /// Statement parameters, all in binary format. Byte parameters point at the caller's bytes, which
-/// must outlive the exec() call.
+/// must outlive the exec() call; integers and arrays are copied in. Not copyable: the values point
+/// into the object itself.
 class params {
  public:
+  params() = default;
+  params(const params&) = delete;
+  params& operator=(const params&) = delete;
+
   void add_i64(std::int64_t v);
   void add_i16(std::int16_t v);
   void add_bytes(std::string_view v);
+  /// An int8[] of `v`: one parameter for a whole list (e.g. `unnest($1::int8[])`), so a batch is
+  /// one statement. False (nothing added) for more than max_array_elements.
+  [[nodiscard]] bool add_i64_array(const std::vector<std::int64_t>& v);
 
   [[nodiscard]] int size() const noexcept { return static_cast<int>(count_); }
   [[nodiscard]] const Oid* types() const noexcept { return types_.data(); }
@@ -49,6 +58,8 @@ class params {
   [[nodiscard]] const int* formats() const noexcept { return formats_.data(); }
 
   static constexpr std::size_t max_params = 16;
+  /// Keeps an array parameter far below the server's 1 GB limit on one value (12 bytes each).
+  static constexpr std::size_t max_array_elements = std::size_t{1} << 20;
 
  private:
   void push(Oid type, const char* data, std::size_t len);
@@ -59,6 +70,7 @@ class params {
   std::array<int, max_params> lengths_{};
   std::array<int, max_params> formats_{};
   std::array<std::array<char, 8>, max_params> ints_{};  // storage for integer parameters
+  std::array<std::string, max_params> arrays_{};        // storage for array parameters
 };
 
 struct result_deleter {

@@ -131,6 +131,7 @@ enum op : std::size_t {
   op_offer,
   op_lease,
   op_ack,
+  op_ack_all,
   op_retry_at,
   op_dead_letter,
   op_release_entry,
@@ -168,6 +169,10 @@ std::string expand(std::string text, const std::vector<std::pair<std::string, st
 constexpr const char* entry_columns =
     "i.id, i.key, i.provider, i.event_name, i.body, i.headers, i.received_at, i.state, i.attempts, "
     "i.next_attempt_at, i.lease_until, i.lease_token, i.last_error, i.origin";
+
+// What ack does to an entry: done, the body and headers gone, the key kept until $3 (retention end).
+constexpr const char* ack_set =
+    "state = 2, body = NULL, headers = ''::bytea, expires_at = $3, lease_until = 0, lease_token = 0";
 
 // The state changes that need the lease token: the update, and whether the id exists at all, so
 // that a stale token reads in_progress and an unknown id not_found. $1 id, $2 token.
@@ -235,9 +240,20 @@ FROM due WHERE i.id = due.id
 RETURNING {cols}, due.due_at)sql",
       {oid_int8, oid_int8, oid_int8, oid_int8});
   // $3 retention end. The body and headers go; the key stays until retention ends.
-  def(op_ack, "ack",
-      owned_update("state = 2, body = NULL, headers = ''::bytea, expires_at = $3, lease_until = 0, lease_token = 0"),
-      {oid_int8, oid_int8, oid_int8});
+  def(op_ack, "ack", owned_update(ack_set), {oid_int8, oid_int8, oid_int8});
+  // $1 ids, $2 their tokens (pairwise), $3 retention end. One statement, so one transaction and
+  // one commit for the batch; a pair whose token no longer owns its entry (or whose id is
+  // unknown) matches nothing, and an entry named twice is updated, and counted, once.
+  def(op_ack_all, "ack_all",
+      std::string(R"sql(
+WITH acked AS (
+  UPDATE {inbox} AS i SET )sql") +
+          ack_set + R"sql(
+  FROM unnest($1::int8[], $2::int8[]) AS a(id, token)
+  WHERE i.id = a.id AND i.lease_token = a.token AND i.state = 1
+  RETURNING 1)
+SELECT count(*) FROM acked)sql",
+      {pg::oid_int8_array, pg::oid_int8_array, oid_int8});
   // $3 when, $4 error.
   def(op_retry_at, "retry_at",
       owned_update("state = 0, next_attempt_at = $3, last_error = $4, lease_until = 0, lease_token = 0"),
@@ -598,6 +614,35 @@ status postgres_store::ack(std::int64_t id, std::uint64_t token, milliseconds re
   p.add_i64(as_signed(token));
   p.add_i64(add_ms(impl_->now_ms(), retention));
   return impl_->run_owned(op_ack, p);
+}
+
+result<std::size_t> postgres_store::ack_all(const std::vector<lease_ref>& leases, milliseconds retention) {
+  if (leases.empty()) return std::size_t{0};
+  const std::int64_t expires = add_ms(impl_->now_ms(), retention);
+  std::size_t acknowledged = 0;
+  // One statement for any real batch; a list longer than one array parameter may hold goes in
+  // chunks, each its own transaction (acks are independent, so no entry is affected by the split).
+  for (std::size_t from = 0; from < leases.size(); from += pg::params::max_array_elements) {
+    const std::size_t to = std::min(leases.size(), from + pg::params::max_array_elements);
+    std::vector<std::int64_t> ids;
+    std::vector<std::int64_t> tokens;
+    ids.reserve(to - from);
+    tokens.reserve(to - from);
+    for (std::size_t i = from; i < to; ++i) {
+      ids.push_back(leases[i].id);
+      tokens.push_back(as_signed(leases[i].token));
+    }
+    pg::params p;
+    if (!p.add_i64_array(ids) || !p.add_i64_array(tokens)) {
+      return hookrx::error(errc::store_unavailable, "postgres: ack_all: too many entries for one statement");
+    }
+    p.add_i64(expires);
+    auto r = impl_->run(op_ack_all, p);
+    if (!r) return r.error();
+    if (PQntuples(r->get()) != 1) return hookrx::error(errc::store_unavailable, "postgres: ack_all: unexpected result");
+    acknowledged += static_cast<std::size_t>(pg::get_int(r->get(), 0, 0));
+  }
+  return acknowledged;
 }
 
 status postgres_store::retry_at(std::int64_t id, std::uint64_t token, time_point when, std::string_view error) {

@@ -74,6 +74,10 @@ class postgres_store final : public dedup_store, public inbox_store, public poll
   [[nodiscard]] result<offer_state> offer(inbox_record rec) override;
   [[nodiscard]] result<std::vector<inbox_entry>> lease(std::size_t max, std::chrono::milliseconds lease) override;
   [[nodiscard]] status ack(std::int64_t id, std::uint64_t token, std::chrono::milliseconds retention) override;
+  /// One UPDATE over the whole list (ids and tokens as two int8[] parameters): one round trip, one
+  /// transaction, one commit. (A list of over a million entries goes in chunks of that size.)
+  [[nodiscard]] result<std::size_t> ack_all(const std::vector<lease_ref>& leases,
+                                            std::chrono::milliseconds retention) override;
   [[nodiscard]] status retry_at(std::int64_t id, std::uint64_t token, time_point when, std::string_view error) override;
   [[nodiscard]] status dead_letter(std::int64_t id, std::uint64_t token, std::string_view error) override;
   [[nodiscard]] status release(std::int64_t id, std::uint64_t token) override;
