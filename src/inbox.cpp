@@ -166,9 +166,11 @@ struct inbox::impl {
   // the sleeper and wakes it: no wakeup is lost, and a busy receiver never serialises on `mutex`.
   std::atomic<std::uint64_t> offers{0};
   std::atomic<std::size_t> sleepers{0};
-  // A worker is gathering (options.gather): it will lease what arrives meanwhile, so offers do not
-  // wake another one; if it then finds a full batch, it wakes the next worker itself.
-  std::atomic<bool> gathering{false};
+  // Workers not asleep. With options.gather, offers do not wake a sleeper while one is busy: it
+  // leases again before it sleeps, so it takes them, in fuller batches; when it finds a full batch
+  // it wakes the next worker itself (see more_due()). The same Dekker-style ordering as above
+  // applies: a worker leaves `busy` before it counts itself in `sleepers` and checks `offers`.
+  std::atomic<std::size_t> busy{0};
   std::vector<std::thread> workers;
   time_point next_purge{};
 
@@ -201,7 +203,18 @@ struct inbox::impl {
   // Tells an idle worker that there is new work (see `offers`).
   void announce() {
     offers.fetch_add(1);
-    if (gathering.load() || sleepers.load() == 0) return;
+    if (options.gather.count() > 0 && busy.load() > 0) return;
+    wake_sleeper();
+  }
+
+  // A worker leased a full batch: more may be due, so another worker should look now.
+  void more_due() {
+    offers.fetch_add(1);
+    wake_sleeper();
+  }
+
+  void wake_sleeper() {
+    if (sleepers.load() == 0) return;
     { const std::lock_guard<std::mutex> lock(mutex); }  // the sleeper is inside wait() once we hold it
     wake.notify_one();
   }
@@ -230,7 +243,7 @@ struct inbox::impl {
     if (!leased) return leased.error();
     if (leased->empty()) return pass;
     // A full batch means more may be due: another idle worker can take them while this one works.
-    if (leased->size() >= options.batch) announce();
+    if (leased->size() >= options.batch) more_due();
     if (handlers->has_batch_handlers()) {
       run_together(*leased, pass);
     } else {
@@ -329,6 +342,7 @@ struct inbox::impl {
 
   void work() {
     std::uint64_t seen = 0;
+    busy.fetch_add(1);
     while (!stop_requested()) {
       purge_if_due();
       const result<inbox_pass> pass = process_due();
@@ -336,28 +350,32 @@ struct inbox::impl {
       // A full batch: more may be due at once. Without gathering, keep going until nothing is.
       if (ran >= options.batch || (ran > 0 && options.gather.count() <= 0)) continue;
       std::unique_lock<std::mutex> lock(mutex);
-      if (ran > 0 && gather(lock)) continue;  // busy in small batches: let the next one fill up
-      // Idle (or the store is down, or another worker is gathering): wait for a new offer, a
-      // wake from a worker that found a full batch, or the next poll.
+      // Busy in small batches: the only busy worker waits for the next batch to fill up; any other
+      // sleeps, so that one worker takes the stream until it finds full batches (more_due()).
+      if (ran > 0 && busy.load() == 1) {
+        gather(lock);
+        continue;
+      }
+      // Idle (or the store is down, or another worker is busy): wait for a new offer, a worker
+      // that found a full batch, or the next poll.
+      busy.fetch_sub(1);
       sleepers.fetch_add(1);
       wake.wait_for(lock, options.idle_poll, [&] { return stopping || offers.load() != seen; });
       sleepers.fetch_sub(1);
+      busy.fetch_add(1);
       const bool offered = offers.load() != seen;
       seen = offers.load();
-      if (offered) (void)gather(lock);
+      if (offered) gather(lock);
     }
+    busy.fetch_sub(1);
   }
 
-  // Waits up to options.gather for more deliveries before the next lease, so that a busy
-  // receiver hands its handlers full batches (one write and one fsync for many events) instead of
-  // waking a worker for each delivery. One worker gathers at a time: false when another one is.
-  bool gather(std::unique_lock<std::mutex>& lock) {
-    if (options.gather.count() <= 0 || stopping) return false;
-    bool expected = false;
-    if (!gathering.compare_exchange_strong(expected, true)) return false;
+  // Waits options.gather for more deliveries before the next lease, so that a busy receiver
+  // hands its handlers full batches (one write and one fsync for many events) instead of waking
+  // a worker for each delivery.
+  void gather(std::unique_lock<std::mutex>& lock) {
+    if (options.gather.count() <= 0 || stopping) return;
     wake.wait_for(lock, options.gather, [&] { return stopping; });
-    gathering.store(false);
-    return true;
   }
 };
 
