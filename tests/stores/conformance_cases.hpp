@@ -1221,6 +1221,22 @@ TEST_SUITE(HOOKRX_STORE_SUITE) {
   }
 
   TEST_CASE_FIXTURE(::store_fixture,
+                    "a retention or lease of milliseconds::max() means for good and overflows nothing") {
+    HOOKRX_CONFORMANCE_NEEDS_INBOX();
+    constexpr auto forever = std::chrono::milliseconds::max();
+    for (const char* key : {"a", "b", "c"}) must_offer(*inbox, make_record(key));
+    const auto first = must_lease(*inbox, 1, forever);  // a
+    REQUIRE(keys_of(first) == std::vector<std::string>{"a"});
+    const auto rest = must_lease(*inbox, 2);  // b, c
+    CHECK(outcome(inbox->ack(rest[0].id, rest[0].lease_token, forever)) == "ok");
+    CHECK(outcome(inbox->ack_all({{rest[1].id, rest[1].lease_token}}, forever)) == "1");
+    clock->advance(hours(24 * 365 * 10));
+    for (const char* key : {"b", "c"}) CHECK(outcome(inbox->offer(make_record(key))) == "duplicate");
+    CHECK(must_lease(*inbox, 10).empty());  // a's lease has not run out either
+    CHECK(outcome(inbox->ack(first[0].id, first[0].lease_token, retention_1h)) == "ok");
+  }
+
+  TEST_CASE_FIXTURE(::store_fixture,
                     "ack_all skips entries another lease took over, acks the rest, and the new holder acks its own") {
     HOOKRX_CONFORMANCE_NEEDS_INBOX();
     for (const char* key : {"a", "b", "c", "d"}) must_offer(*inbox, make_record(key));

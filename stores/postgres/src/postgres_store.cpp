@@ -9,6 +9,7 @@
 #include <random>
 #include <utility>
 
+#include "millis.hpp"
 #include "pg.hpp"
 
 namespace hookrx {
@@ -51,24 +52,9 @@ entry_state loaded(std::int64_t s) {
   }
 }
 
-std::int64_t to_ms(time_point t) { return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count(); }
-
-time_point from_ms(std::int64_t ms) {
-  using dur = time_point::duration;
-  // Milliseconds far in the future (a huge retention) do not fit time_point's nanoseconds.
-  constexpr auto max_ms = std::chrono::duration_cast<milliseconds>(dur::max()).count();
-  constexpr auto min_ms = std::chrono::duration_cast<milliseconds>(dur::min()).count();
-  if (ms >= max_ms) return time_point::max();
-  if (ms <= min_ms) return time_point::min();
-  return time_point(std::chrono::duration_cast<dur>(milliseconds(ms)));
-}
-
-std::int64_t add_ms(std::int64_t t, milliseconds d) {
-  const std::int64_t by = d.count();
-  if (by > 0 && t > std::numeric_limits<std::int64_t>::max() - by) return std::numeric_limits<std::int64_t>::max();
-  if (by < 0 && t < std::numeric_limits<std::int64_t>::min() - by) return std::numeric_limits<std::int64_t>::min();
-  return t + by;
-}
+using detail::add_ms;
+using detail::from_ms;
+using detail::to_ms;
 
 std::int64_t clamp_count(std::size_t n) {
   return static_cast<std::int64_t>(

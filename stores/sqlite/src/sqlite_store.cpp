@@ -13,16 +13,17 @@
 #include <unordered_map>
 #include <utility>
 
+#include "millis.hpp"
+
 namespace hookrx {
 namespace {
 
 // Stored state codes, shared by both tables.
 enum : int { queued = 0, leased = 1, done = 2, dead = 3, claimed = 4 };
 
-std::int64_t to_ms(time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-time_point from_ms(std::int64_t ms) { return time_point(std::chrono::milliseconds(ms)); }
+using detail::add_ms;
+using detail::from_ms;
+using detail::to_ms;
 
 error sqlite_error(sqlite3* db, std::string_view what) {
   std::string detail = "sqlite: ";
@@ -506,7 +507,7 @@ result<claim> sqlite_store::try_claim(std::string_view key, std::chrono::millise
     s->bind(1, key)
         .bind(2, std::int64_t{claimed})
         .bind(3, static_cast<std::int64_t>(token))
-        .bind(4, now + lease.count());
+        .bind(4, add_ms(now, lease));
     if (auto r = s->run("claim"); !r) return r.error();
     return claim{claim_state::claimed, token};
   });
@@ -518,7 +519,7 @@ status sqlite_store::complete(std::string_view key, std::uint64_t token, std::ch
         "UPDATE hookrx_dedup SET state = ?3, expires_at = ?4 WHERE key = ?1 AND token = ?2 AND state = ?5");
     if (!s) return s.error();
     s->bind(1, key).bind(2, static_cast<std::int64_t>(token)).bind(3, std::int64_t{done});
-    s->bind(4, self.now_ms() + retention.count()).bind(5, std::int64_t{claimed});
+    s->bind(4, add_ms(self.now_ms(), retention)).bind(5, std::int64_t{claimed});
     auto changed = s->run("complete");
     if (!changed) return changed.error();
     if (*changed == 0) return error(errc::in_progress, "the claim is no longer this caller's");
@@ -598,7 +599,7 @@ result<std::vector<inbox_entry>> sqlite_store::lease(std::size_t max, std::chron
       if (!s) return s.error();
       s->bind(1, id)
           .bind(2, std::int64_t{leased})
-          .bind(3, now + lease.count())
+          .bind(3, add_ms(now, lease))
           .bind(4, static_cast<std::int64_t>(token));
       if (s->step() != SQLITE_ROW) return sqlite_error(self.writer.handle(), "lease");
       out.push_back(read_entry(*s));
@@ -615,7 +616,7 @@ constexpr const char* ack_sql =
 }  // namespace
 
 status sqlite_store::ack(std::int64_t id, std::uint64_t token, std::chrono::milliseconds retention) {
-  const std::int64_t expires = impl_->now_ms() + retention.count();
+  const std::int64_t expires = add_ms(impl_->now_ms(), retention);
   return impl_->change_leased(
       ack_sql, id, token,
       [expires](statement& s) { s.bind(3, std::int64_t{done}).bind(4, expires).bind(5, std::int64_t{leased}); }, "ack");
@@ -623,7 +624,7 @@ status sqlite_store::ack(std::int64_t id, std::uint64_t token, std::chrono::mill
 
 // One write (one commit, one fsync) for the whole batch.
 result<std::size_t> sqlite_store::ack_all(const std::vector<lease_ref>& leases, std::chrono::milliseconds retention) {
-  const std::int64_t expires = impl_->now_ms() + retention.count();
+  const std::int64_t expires = add_ms(impl_->now_ms(), retention);
   return impl_->write<std::size_t>([&leases, expires](impl& self) -> result<std::size_t> {
     std::size_t acknowledged = 0;
     for (const lease_ref& l : leases) {
@@ -839,7 +840,7 @@ result<bool> sqlite_store::try_lead(std::string_view name, std::string_view hold
         "holder = excluded.holder, until = excluded.until WHERE hookrx_leader.holder = excluded.holder OR "
         "hookrx_leader.until <= ?4");
     if (!s) return s.error();
-    s->bind(1, name).bind(2, holder).bind(3, now + lease.count()).bind(4, now);
+    s->bind(1, name).bind(2, holder).bind(3, add_ms(now, lease)).bind(4, now);
     auto n = s->run("lead");
     if (!n) return n.error();
     return *n == 1;
