@@ -84,7 +84,9 @@ std::string api_counters_snapshot::to_prometheus(std::string_view prefix) const 
   line("rate_limited_total", "counter", rate_limited);
   line("retries_total", "counter", retries);
   line("waits_total", "counter", waits);
-  line("wait_milliseconds_total", "counter", wait_ms);
+  // Prometheus counts time in seconds (base units), so the milliseconds kept are converted here.
+  out += "# TYPE " + p + "wait_seconds_total counter\n" + p + "wait_seconds_total " +
+         std::to_string(static_cast<double>(wait_ms) / 1000.0) + '\n';
   line("calls_failed_total", "counter", calls_failed);
   return out;
 }
