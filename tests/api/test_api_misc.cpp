@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -211,5 +212,23 @@ TEST_SUITE("api base URLs") {
     CHECK(e.http_status == 400);
     CHECK(e.detail == "top up");
     CHECK(e.message() == "insufficient_credits (HTTP 400 INSUFFICIENT_CREDITS): top up");
+  }
+}
+
+TEST_SUITE("api counters") {
+  TEST_CASE("the counters render as Prometheus text: _total counters, time in seconds, no empty series") {
+    hookrx::api_counters c;
+    c.count_request(hookrx::api_endpoint::submit, hookrx::api_outcome::s4xx);
+    c.count_request(hookrx::api_endpoint::submit, hookrx::api_outcome::s4xx);
+    c.count_rate_limited();
+    c.count_wait(std::chrono::milliseconds(1500));
+    c.count_wait(std::chrono::milliseconds(250));
+    const std::string text = c.snapshot().to_prometheus();
+    CHECK(text.find("hookrx_api_requests_total{endpoint=\"submit\",outcome=\"4xx\"} 2\n") != std::string::npos);
+    CHECK(text.find("hookrx_api_rate_limited_total 1\n") != std::string::npos);
+    CHECK(text.find("hookrx_api_waits_total 2\n") != std::string::npos);
+    CHECK(text.find("hookrx_api_wait_seconds_total 1.75") != std::string::npos);
+    CHECK(text.find("milliseconds") == std::string::npos);
+    CHECK(text.find("outcome=\"2xx\"") == std::string::npos);  // endpoints never called are not listed
   }
 }
