@@ -4,16 +4,17 @@
 
 #include <chrono>
 
+#include "api_options.hpp"
+
 namespace hookrx::cli {
 namespace {
 
-void apply_common(api_client_options& o, const options& opts, const api_flags& flags) {
+// The command's --timeout bounds each call, retries included.
+void apply_timeout(api_client_options& o, const api_flags& flags) {
   const auto deadline = std::chrono::milliseconds(static_cast<long long>(flags.timeout_seconds * 1000));
   o.deadline = deadline;
   o.connect_timeout = std::min(o.connect_timeout, deadline);
   o.read_timeout = std::min(o.read_timeout, deadline);
-  o.user_agent = "hookrx/" + std::string(version());
-  o.rate.requests_per_minute = opts.api_rate_limit;
 }
 
 std::string origin_of(const options& opts, std::string_view key) {
@@ -33,9 +34,8 @@ void add_api_flags(CLI::App& app, api_flags& flags) {
 api_result<perfectparser_client> make_perfectparser_client(const options& opts, const api_flags& flags) {
   if (opts.pp_api_key.empty()) return invalid("no API key: set HOOKRX_PP_API_KEY (or HOOKRX_PP_API_KEY_FILE)");
   perfectparser_client_options o;
-  o.api_key = opts.pp_api_key;
-  o.base_url = opts.pp_api_base;
-  apply_common(o, opts, flags);
+  fill_api_options(o, opts.pp_api_key, opts.pp_api_base, opts);
+  apply_timeout(o, flags);
   api_result<perfectparser_client> c = perfectparser_client::create(o);
   if (!c) return invalid(origin_of(opts, "pp_api_base") + ": " + c.error().detail);
   return c;
@@ -46,9 +46,8 @@ api_result<parashift_client> make_parashift_client(const options& opts, const ap
     return invalid("no API key: set HOOKRX_PARASHIFT_API_KEY (or HOOKRX_PARASHIFT_API_KEY_FILE)");
   }
   parashift_client_options o;
-  o.api_key = opts.parashift_api_key;
-  o.base_url = opts.parashift_api_base;
-  apply_common(o, opts, flags);
+  fill_api_options(o, opts.parashift_api_key, opts.parashift_api_base, opts);
+  apply_timeout(o, flags);
   api_result<parashift_client> c = parashift_client::create(o);
   if (!c) return invalid(origin_of(opts, "parashift_api_base") + ": " + c.error().detail);
   return c;

@@ -20,6 +20,7 @@
 #include "hookrx/redis_store.hpp"
 #endif
 #ifdef HOOKRX_CLI_HAVE_API
+#include "api_options.hpp"
 #include "hookrx/api.hpp"
 #include "hookrx/poller.hpp"
 #endif
@@ -38,31 +39,20 @@ struct api_clients {
   std::shared_ptr<api_counters> counters = std::make_shared<api_counters>();
 };
 
-// What both clients take from the options: key, base URL, the shared counters and the budget
-// scaled from --api-rate-limit.
-template <class ClientOptions>
-void apply_common(ClientOptions& co, const std::string& key, const std::string& base, const options& o,
-                  const std::shared_ptr<api_counters>& counters) {
-  co.api_key = key;
-  co.base_url = base;
-  co.counters = counters;
-  co.rate.requests_per_minute = o.api_rate_limit;
-  co.rate.submissions_per_minute = std::min(20, o.api_rate_limit);
-  co.rate.slow_down_below = std::max(1, o.api_rate_limit / 12);
-}
-
 result<api_clients> make_clients(const options& o) {
   api_clients c;
   if (!o.pp_api_key.empty()) {
     perfectparser_client_options co;
-    apply_common(co, o.pp_api_key, o.pp_api_base, o, c.counters);
+    fill_api_options(co, o.pp_api_key, o.pp_api_base, o);
+    co.counters = c.counters;
     api_result<perfectparser_client> pp = perfectparser_client::create(co);
     if (!pp) return error(errc::invalid_config, "--pp-api-base / HOOKRX_PP_API_KEY: " + pp.error().message());
     c.perfectparser = std::make_shared<perfectparser_client>(std::move(*pp));
   }
   if (!o.parashift_api_key.empty()) {
     parashift_client_options co;
-    apply_common(co, o.parashift_api_key, o.parashift_api_base, o, c.counters);
+    fill_api_options(co, o.parashift_api_key, o.parashift_api_base, o);
+    co.counters = c.counters;
     api_result<parashift_client> ps = parashift_client::create(co);
     if (!ps)
       return error(errc::invalid_config, "--parashift-api-base / HOOKRX_PARASHIFT_API_KEY: " + ps.error().message());

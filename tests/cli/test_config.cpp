@@ -13,6 +13,10 @@
 
 #include "../support.hpp"
 #include "config.hpp"
+#ifdef HOOKRX_CLI_HAVE_API
+#include "api_options.hpp"
+#include "hookrx/api.hpp"
+#endif
 #include "harness.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
@@ -195,6 +199,29 @@ TEST_SUITE("cli envelope and metrics") {
     CHECK(hookrx_test::contains(text, "hookrx_build_info{version="));
   }
 }
+
+#ifdef HOOKRX_CLI_HAVE_API
+TEST_SUITE("cli api options") {
+  TEST_CASE("serve and the toolbox give API clients one budget, scaled from --api-rate-limit, and a User-Agent") {
+    options o;
+    o.api_rate_limit = 120;
+    hookrx::perfectparser_client_options pp;
+    hookrx::cli::fill_api_options(pp, "key-1", "https://api.example", o);
+    CHECK(pp.api_key == "key-1");
+    CHECK(pp.base_url == "https://api.example");
+    CHECK(pp.user_agent == "hookrx/" + std::string(hookrx::cli::version()));
+    CHECK(pp.rate.requests_per_minute == 120);
+    CHECK(pp.rate.submissions_per_minute == 20);
+    CHECK(pp.rate.slow_down_below == 10);
+    o.api_rate_limit = 6;  // below the submit bucket: that bucket is never larger than the whole
+    hookrx::parashift_client_options ps;
+    hookrx::cli::fill_api_options(ps, "key-2", "http://127.0.0.1:1", o);
+    CHECK(ps.rate.requests_per_minute == 6);
+    CHECK(ps.rate.submissions_per_minute == 6);
+    CHECK(ps.rate.slow_down_below == 1);
+  }
+}
+#endif
 
 TEST_SUITE("cli sinks") {
   std::vector<hookrx::event> three_events() {
