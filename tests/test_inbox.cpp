@@ -40,6 +40,19 @@ hookrx_test::test_request delivery(const std::string& doc_id) {
   return r;
 }
 
+// Waits (bounded, 30 s) until the workers have handled `n` deliveries; the test then asserts on
+// what they did, never on how long it took.
+void wait_until(std::mutex& m, const std::multiset<std::string>& handled, int n) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      const std::lock_guard<std::mutex> lock(m);
+      if (handled.size() >= static_cast<std::size_t>(n)) return;
+    }
+    std::this_thread::yield();
+  }
+}
+
 // A receiver + SQLite store + inbox, with a manual clock and a fixed jitter draw.
 struct inbox_setup {
   temp_db db;
@@ -365,15 +378,7 @@ TEST_SUITE("inbox") {
       });
     }
     for (auto& t : threads) t.join();
-    // Wait (bounded) until the workers have caught up; the assertion is on what they did.
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      {
-        const std::lock_guard<std::mutex> lock(m);
-        if (handled.size() >= static_cast<std::size_t>(senders * per_sender)) break;
-      }
-      std::this_thread::yield();
-    }
+    wait_until(m, handled, senders * per_sender);
     box->stop();
     const std::lock_guard<std::mutex> lock(m);
     CHECK(handled.size() == static_cast<std::size_t>(senders * per_sender));
@@ -409,8 +414,9 @@ TEST_SUITE("inbox") {
     box->stop();
   }
 
-  // With gathering, offers do not wake a worker while another gathers; that one must then take
-  // them. A lost wakeup would leave a delivery unhandled for idle_poll (an hour) and fail the wait.
+  // With gathering, offers do not wake a sleeping worker while another is busy; the busy one must
+  // then take them before it sleeps, and a full batch wakes the next. A lost wakeup would leave a
+  // delivery unhandled for idle_poll (an hour) and fail the wait.
   TEST_CASE("gathering workers with a batch handler handle every delivery, however offers and waits interleave") {
     temp_db db;
     auto opened = hookrx::sqlite_store::open({db.path()});
@@ -436,14 +442,7 @@ TEST_SUITE("inbox") {
       if (rng() % 3 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
       REQUIRE(rx.handle(delivery("gather_" + std::to_string(i)).view()).status == 202);
     }
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      {
-        const std::lock_guard<std::mutex> lock(m);
-        if (handled.size() >= static_cast<std::size_t>(deliveries)) break;
-      }
-      std::this_thread::yield();
-    }
+    wait_until(m, handled, deliveries);
     box->stop();
     const std::lock_guard<std::mutex> lock(m);
     CHECK(handled.size() == static_cast<std::size_t>(deliveries));

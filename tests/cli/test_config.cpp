@@ -224,6 +224,16 @@ TEST_SUITE("cli api options") {
 #endif
 
 TEST_SUITE("cli sinks") {
+  // Sink events over `evs`, with their envelopes (which the sink_events point into).
+  struct sink_batch {
+    std::vector<std::string> envelopes;
+    std::vector<hookrx::cli::sink_event> events;
+    sink_batch(const std::vector<hookrx::event>& evs, int attempt, std::string_view origin) {
+      for (const hookrx::event& ev : evs) envelopes.push_back(hookrx::cli::envelope_json(ev, attempt, origin));
+      for (std::size_t i = 0; i < evs.size(); ++i) events.push_back({evs[i], attempt, origin, envelopes[i]});
+    }
+  };
+
   std::vector<hookrx::event> three_events() {
     std::vector<hookrx::event> evs;
     for (const char* id : {"doc_a", "doc_b", "doc_c"}) {
@@ -242,10 +252,9 @@ TEST_SUITE("cli sinks") {
     auto sink = hookrx::cli::make_jsonl_sink(dir.path("events.jsonl"));
     REQUIRE(sink.has_value());
     const std::vector<hookrx::event> evs = three_events();
-    std::vector<std::string> envelopes;
-    std::vector<hookrx::cli::sink_event> batch;
-    for (const hookrx::event& ev : evs) envelopes.push_back(hookrx::cli::envelope_json(ev, 1, "webhook"));
-    for (std::size_t i = 0; i < evs.size(); ++i) batch.push_back({evs[i], 1, "webhook", envelopes[i]});
+    const sink_batch b(evs, 1, "webhook");
+    const std::vector<hookrx::cli::sink_event>& batch = b.events;
+    const std::vector<std::string>& envelopes = b.envelopes;
     constexpr int writers = 4;
     constexpr int rounds = 25;
     std::vector<std::thread> threads;
@@ -289,10 +298,8 @@ TEST_SUITE("cli sinks") {
                                             std::chrono::seconds(10), 2);
     REQUIRE(sink.has_value());
     const std::vector<hookrx::event> evs = three_events();
-    std::vector<std::string> envelopes;
-    std::vector<hookrx::cli::sink_event> batch;
-    for (const hookrx::event& ev : evs) envelopes.push_back(hookrx::cli::envelope_json(ev, 2, "poll"));
-    for (std::size_t i = 0; i < evs.size(); ++i) batch.push_back({evs[i], 2, "poll", envelopes[i]});
+    const sink_batch b(evs, 2, "poll");
+    const std::vector<hookrx::cli::sink_event>& batch = b.events;
     std::vector<hookrx::status> outcomes(batch.size());
     (*sink)->deliver_all(batch, outcomes);
     CHECK(outcomes[0].has_value());
