@@ -159,18 +159,23 @@ struct inbox::impl {
   std::condition_variable wake;
   bool running = false;
   bool stopping = false;
-  // Bumped on every queued offer, so idle workers notice new work. Offers do not take `mutex`:
-  // they bump `offers`, then lock and notify only when a worker is waiting (`sleepers` > 0). A worker
-  // counts itself in `sleepers` before it checks `offers` under the lock, and both sides use
-  // sequentially consistent operations, so either the worker sees the new count or the offer sees
-  // the sleeper and wakes it: no wakeup is lost, and a busy receiver never serialises on `mutex`.
+  // Bumped on every queued offer. Offers do not take `mutex`: a wake-up bumps `wakeups`, then
+  // locks and notifies only when a worker is waiting (`sleepers` > 0). A worker counts itself in
+  // `sleepers` before it checks `wakeups` under the lock, and both sides use sequentially
+  // consistent operations, so either the worker sees the new count or the waker sees the sleeper
+  // and wakes it: no wakeup is lost, and a busy receiver never serialises on `mutex`.
   std::atomic<std::uint64_t> offers{0};
   std::atomic<std::size_t> sleepers{0};
   // Workers not asleep. With options.gather, offers do not wake a sleeper while one is busy: it
   // leases again before it sleeps, so it takes them, in fuller batches; when it finds a full batch
-  // it wakes the next worker itself (see more_due()). The same Dekker-style ordering as above
-  // applies: a worker leaves `busy` before it counts itself in `sleepers` and checks `offers`.
+  // it wakes the next worker itself (see more_due()). A worker that goes to sleep last (`busy`
+  // drops to 0) also stays up for any offer made since its last lease began: an offer that saw it
+  // still busy did not wake anyone (the same Dekker-style ordering as above, on `busy`).
   std::atomic<std::size_t> busy{0};
+  // Bumped by every wake-up call; what sleepers wait for.
+  std::atomic<std::uint64_t> wakeups{0};
+  // Gathering workers wait here, so that a wake-up meant for a sleeper never lands on one of them.
+  std::condition_variable gathering;
   std::vector<std::thread> workers;
   time_point next_purge{};
 
@@ -208,12 +213,10 @@ struct inbox::impl {
   }
 
   // A worker leased a full batch: more may be due, so another worker should look now.
-  void more_due() {
-    offers.fetch_add(1);
-    wake_sleeper();
-  }
+  void more_due() { wake_sleeper(); }
 
   void wake_sleeper() {
+    wakeups.fetch_add(1);
     if (sleepers.load() == 0) return;
     { const std::lock_guard<std::mutex> lock(mutex); }  // the sleeper is inside wait() once we hold it
     wake.notify_one();
@@ -341,10 +344,11 @@ struct inbox::impl {
   }
 
   void work() {
-    std::uint64_t seen = 0;
+    std::uint64_t seen_wakeups = 0;
     busy.fetch_add(1);
     while (!stop_requested()) {
       purge_if_due();
+      const std::uint64_t seen_offers = offers.load();  // later offers may miss this lease
       const result<inbox_pass> pass = process_due();
       const std::size_t ran = pass ? pass->handled + pass->retried + pass->dead_lettered + pass->expired : 0;
       // A full batch: more may be due at once. Without gathering, keep going until nothing is.
@@ -356,16 +360,18 @@ struct inbox::impl {
         gather(lock);
         continue;
       }
-      // Idle (or the store is down, or another worker is busy): wait for a new offer, a worker
-      // that found a full batch, or the next poll.
-      busy.fetch_sub(1);
+      // Idle (or the store is down, or another worker is busy): wait for a wake-up (a new offer,
+      // a worker that found a full batch) or the next poll.
+      const bool last = busy.fetch_sub(1) == 1;
       sleepers.fetch_add(1);
-      wake.wait_for(lock, options.idle_poll, [&] { return stopping || offers.load() != seen; });
+      wake.wait_for(lock, options.idle_poll, [&] {
+        return stopping || wakeups.load() != seen_wakeups || (last && offers.load() != seen_offers);
+      });
       sleepers.fetch_sub(1);
       busy.fetch_add(1);
-      const bool offered = offers.load() != seen;
-      seen = offers.load();
-      if (offered) gather(lock);
+      const bool woken = wakeups.load() != seen_wakeups || offers.load() != seen_offers;
+      seen_wakeups = wakeups.load();
+      if (woken) gather(lock);
     }
     busy.fetch_sub(1);
   }
@@ -375,7 +381,7 @@ struct inbox::impl {
   // a worker for each delivery.
   void gather(std::unique_lock<std::mutex>& lock) {
     if (options.gather.count() <= 0 || stopping) return;
-    wake.wait_for(lock, options.gather, [&] { return stopping; });
+    gathering.wait_for(lock, options.gather, [&] { return stopping; });
   }
 };
 
@@ -429,6 +435,7 @@ void inbox::stop() {
     workers.swap(impl_->workers);
   }
   impl_->wake.notify_all();
+  impl_->gathering.notify_all();
   for (std::thread& t : workers) t.join();
   const std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->running = false;

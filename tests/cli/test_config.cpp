@@ -294,7 +294,7 @@ TEST_SUITE("cli sinks") {
   }
 
   TEST_CASE("a sink without a batch path (exec) reports each event of a batch on its own") {
-    auto sink = hookrx::cli::make_exec_sink(R"(case "$HOOKRX_KEY" in *doc_b*) exit 3 ;; esac; cat >/dev/null)",
+    auto sink = hookrx::cli::make_exec_sink(R"(cat >/dev/null; case "$HOOKRX_KEY" in *doc_b*) exit 3 ;; esac)",
                                             std::chrono::seconds(10), 2);
     REQUIRE(sink.has_value());
     const std::vector<hookrx::event> evs = three_events();
