@@ -79,8 +79,10 @@ struct inbox_options {
   std::chrono::milliseconds idle_poll{std::chrono::seconds(1)};
   /// How long a worker woken by a new delivery (or finishing a batch that was not full) waits for
   /// more before it leases, so that handlers get batches (see dispatcher::on_batch: one write and
-  /// one fsync for many events) and a busy receiver does not wake a worker per delivery. It delays
-  /// handling, never the answer to the sender. Zero leases at once.
+  /// one fsync for many events) and a busy receiver does not wake a worker per delivery. With it,
+  /// one worker takes the stream while its batches come out partial, and a full batch wakes the
+  /// next (so slow handlers still run side by side once a backlog builds). It delays handling,
+  /// never the answer to the sender. Zero: every new delivery wakes an idle worker at once.
   std::chrono::milliseconds gather{0};
   /// How often a worker purges done keys whose retention has ended.
   std::chrono::milliseconds purge_interval{std::chrono::minutes(10)};
