@@ -39,7 +39,8 @@ void append_json_string(std::string& out, std::string_view s) {
 void append_minified_json(std::string& out, std::string_view json) {
   // JSON strings cannot hold a raw line break, so a body without one is a single line already:
   // copied as it is (the usual case, and memchr finds that out fast).
-  if (std::memchr(json.data(), '\n', json.size()) == nullptr && std::memchr(json.data(), '\r', json.size()) == nullptr) {
+  if (std::memchr(json.data(), '\n', json.size()) == nullptr &&
+      std::memchr(json.data(), '\r', json.size()) == nullptr) {
     out.append(json);
     return;
   }
