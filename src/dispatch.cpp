@@ -71,11 +71,11 @@ status dispatcher::dispatch(const event& ev, int attempt) const {
 }
 
 void dispatcher::dispatch_batch(std::vector<batch_entry>& entries, const std::function<bool()>& go_on) const {
-  // Entries [0, started) have begun; when go_on says stop, the others, and those whose on_batch
-  // handlers have not run, are left unfinished.
+  // When go_on says stop, every entry not finished stays unfinished (in_progress): without batch
+  // handlers those not started yet; with them all, since none is finished before they run.
   const auto leave_unfinished = [&entries](std::size_t from) {
     for (std::size_t i = from; i < entries.size(); ++i) {
-      if (entries[i].outcome) entries[i].outcome = error(errc::in_progress, "left unfinished for the next lease");
+      if (entries[i].outcome) entries[i].outcome = error(errc::in_progress, "left unfinished: stopped before it ran");
     }
   };
   for (std::size_t i = 0; i < entries.size(); ++i) {
