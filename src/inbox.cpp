@@ -271,8 +271,7 @@ struct inbox::impl {
         ++pass.expired;
         continue;
       }
-      result<event> ev = parse_event(entry.record.source, entry.record.body);
-      if (ev) ev->set_origin(entry.record.origin);
+      const result<event> ev = event_of(entry);
       const status outcome = ev ? handlers->dispatch(*ev, entry.attempts) : status(ev.error());
       if (!outcome) {
         record_failure(entry, outcome.error(), ev.has_value(), pass);
@@ -289,8 +288,7 @@ struct inbox::impl {
     parsed.reserve(leased.size());
     time_point lease_until = time_point::max();
     for (const inbox_entry& entry : leased) {
-      parsed.push_back(parse_event(entry.record.source, entry.record.body));
-      if (parsed.back()) parsed.back()->set_origin(entry.record.origin);
+      parsed.push_back(event_of(entry));
       lease_until = std::min(lease_until, entry.lease_until);
     }
     std::vector<batch_entry> batch;
@@ -326,6 +324,13 @@ struct inbox::impl {
     if (!succeeded.empty()) {
       if (const result<std::size_t> acked = store->ack_all(succeeded, options.retention)) pass.handled += *acked;
     }
+  }
+
+  // A stored delivery as its handlers see it: parsed again from the body, with its origin.
+  static result<event> event_of(const inbox_entry& entry) {
+    result<event> ev = parse_event(entry.record.source, entry.record.body);
+    if (ev) ev->set_origin(entry.record.origin);
+    return ev;
   }
 
   static const event& unparsable() {
