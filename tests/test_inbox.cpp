@@ -40,19 +40,6 @@ hookrx_test::test_request delivery(const std::string& doc_id) {
   return r;
 }
 
-// Waits (bounded, 30 s) until the workers have handled `n` deliveries; the test then asserts on
-// what they did, never on how long it took.
-void wait_until(std::mutex& m, const std::multiset<std::string>& handled, int n) {
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    {
-      const std::lock_guard<std::mutex> lock(m);
-      if (handled.size() >= static_cast<std::size_t>(n)) return;
-    }
-    std::this_thread::yield();
-  }
-}
-
 // A receiver + SQLite store + inbox, with a manual clock and a fixed jitter draw.
 struct inbox_setup {
   temp_db db;
@@ -84,6 +71,47 @@ struct inbox_setup {
     auto pass = box->process_due();
     REQUIRE(pass.has_value());
     return *pass;
+  }
+};
+
+// A receiver + SQLite store + inbox run by real worker threads (system clock). Handlers record
+// what they saw in `handled`; expect_each_once() waits (bounded, 30 s) for the workers, stops them
+// and checks that every delivery was handled exactly once, never how long it took.
+struct worker_setup {
+  temp_db db;
+  std::shared_ptr<hookrx::sqlite_store> store;
+  hookrx::receiver rx = inbox_setup::make_receiver();
+  std::mutex m;
+  std::multiset<std::string> handled;
+  std::shared_ptr<hookrx::inbox> box;  // last: destroyed (its workers stopped) before what they use
+
+  worker_setup() {
+    auto opened = hookrx::sqlite_store::open({db.path()});
+    REQUIRE(opened.has_value());
+    store = *opened;
+  }
+  void record(const std::string& what) {
+    const std::lock_guard<std::mutex> lock(m);
+    handled.insert(what);
+  }
+  void start(const hookrx::inbox_options& options) {
+    box = hookrx::inbox::create(store, rx.handlers(), options);
+    rx.accept_with(box->acceptor());
+    box->start();
+  }
+  void expect_each_once(int n) {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        const std::lock_guard<std::mutex> lock(m);
+        if (handled.size() >= static_cast<std::size_t>(n)) break;
+      }
+      std::this_thread::yield();
+    }
+    box->stop();
+    const std::lock_guard<std::mutex> lock(m);
+    CHECK(handled.size() == static_cast<std::size_t>(n));
+    for (const std::string& what : handled) CHECK(handled.count(what) == 1);
   }
 };
 
@@ -347,21 +375,12 @@ TEST_SUITE("inbox") {
   }
 
   TEST_CASE("workers handle every accepted delivery exactly once and stop cleanly") {
-    temp_db db;
-    auto opened = hookrx::sqlite_store::open({db.path()});
-    REQUIRE(opened.has_value());
-    hookrx::receiver rx = inbox_setup::make_receiver();
-    std::mutex m;
-    std::multiset<std::string> handled;
-    rx.on<hookrx::document_completed>([&](const hookrx::document_completed& d) {
-      const std::lock_guard<std::mutex> lock(m);
-      handled.insert(d.document_id);
-    });
+    worker_setup s;
+    s.rx.on<hookrx::document_completed>([&](const hookrx::document_completed& d) { s.record(d.document_id); });
     hookrx::inbox_options options;
     options.workers = 3;
-    auto box = hookrx::inbox::create(*opened, rx.handlers(), options);
-    rx.accept_with(box->acceptor());
-    box->start();
+    s.start(options);
+    hookrx::receiver& rx = s.rx;
 
     constexpr int senders = 4;
     constexpr int per_sender = 50;
@@ -378,11 +397,7 @@ TEST_SUITE("inbox") {
       });
     }
     for (auto& t : threads) t.join();
-    wait_until(m, handled, senders * per_sender);
-    box->stop();
-    const std::lock_guard<std::mutex> lock(m);
-    CHECK(handled.size() == static_cast<std::size_t>(senders * per_sender));
-    for (const std::string& id : handled) CHECK(handled.count(id) == 1);
+    s.expect_each_once(senders * per_sender);
   }
 
   // Offers wake an idle worker without taking the inbox's mutex unless a worker waits; a lost
@@ -418,35 +433,23 @@ TEST_SUITE("inbox") {
   // then take them before it sleeps, and a full batch wakes the next. A lost wakeup would leave a
   // delivery unhandled for idle_poll (an hour) and fail the wait.
   TEST_CASE("gathering workers with a batch handler handle every delivery, however offers and waits interleave") {
-    temp_db db;
-    auto opened = hookrx::sqlite_store::open({db.path()});
-    REQUIRE(opened.has_value());
-    hookrx::receiver rx = inbox_setup::make_receiver();
-    std::mutex m;
-    std::multiset<std::string> handled;
-    rx.on_batch([&](std::vector<hookrx::batch_entry>& batch) {
-      const std::lock_guard<std::mutex> lock(m);
-      for (const hookrx::batch_entry& e : batch) handled.insert(e.ctx.key());
+    worker_setup s;
+    s.rx.on_batch([&](std::vector<hookrx::batch_entry>& batch) {
+      for (const hookrx::batch_entry& e : batch) s.record(e.ctx.key());
     });
     hookrx::inbox_options options;
     options.workers = 3;
     options.batch = 4;  // small, so that full batches wake more workers too
     options.gather = std::chrono::milliseconds(1);
     options.idle_poll = std::chrono::hours(1);
-    auto box = hookrx::inbox::create(*opened, rx.handlers(), options);
-    rx.accept_with(box->acceptor());
-    box->start();
+    s.start(options);
     std::mt19937 rng(11);  // NOLINT(cert-msc32-c,cert-msc51-cpp): fixed, so a failure replays
     constexpr int deliveries = 120;
     for (int i = 0; i < deliveries; ++i) {
       if (rng() % 3 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
-      REQUIRE(rx.handle(delivery("gather_" + std::to_string(i)).view()).status == 202);
+      REQUIRE(s.rx.handle(delivery("gather_" + std::to_string(i)).view()).status == 202);
     }
-    wait_until(m, handled, deliveries);
-    box->stop();
-    const std::lock_guard<std::mutex> lock(m);
-    CHECK(handled.size() == static_cast<std::size_t>(deliveries));
-    for (const std::string& key : handled) CHECK(handled.count(key) == 1);
+    s.expect_each_once(deliveries);
   }
 
   TEST_CASE("a store that cannot take the delivery answers 503 and acknowledges nothing") {
