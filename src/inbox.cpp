@@ -1,10 +1,12 @@
 #include "hookrx/inbox.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <future>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -178,10 +180,53 @@ struct inbox::impl {
   std::condition_variable gathering;
   std::vector<std::thread> workers;
   time_point next_purge{};
+  // Entries offered leased (options.handoff), oldest first, waiting for a worker.
+  std::mutex handoff_mutex;
+  std::deque<inbox_entry> handed;
+  std::atomic<std::size_t> handed_count{0};  // handed.size(), read without the lock
+  std::atomic<bool> handing_off{false};      // workers are running; set under handoff_mutex
+  time_point next_store_lease{};             // under handoff_mutex
 
   // Stores one delivery; wakes a worker when it is new. The event is consumed: its strings (the
-  // body above all) move into the record, and the record into the store.
+  // body above all) move into the record, and the record into the store. While the workers run
+  // and fewer than options.handoff wait, the entry is stored leased and handed to them directly.
   result<disposition> offer(event&& ev, const request_view& request) {
+    inbox_record rec = record_of(std::move(ev), request);
+    if (!handing_off_now()) return settle(store->offer(std::move(rec)));
+    return settle(store->offer_leased(std::move(rec), options.lease));
+  }
+
+  // offer() completing through `done` once the store has the entry (see inbox_store::offer_async).
+  static void offer_async(const std::shared_ptr<impl>& self, event&& ev, const request_view& request,
+                          acceptor::completion done) {
+    inbox_record rec = self->record_of(std::move(ev), request);
+    const std::optional<std::chrono::milliseconds> lease =
+        self->handing_off_now() ? std::optional(self->options.lease) : std::nullopt;
+    self->store->offer_async(std::move(rec), lease, [self, done = std::move(done)](result<leased_offer> stored) {
+      done(self->settle(std::move(stored)));
+    });
+  }
+
+  [[nodiscard]] bool handing_off_now() const {
+    return handing_off.load() && handed_count.load(std::memory_order_relaxed) < options.handoff;
+  }
+
+  result<disposition> settle(const result<offer_state>& stored) {
+    if (!stored) return as_store_error(stored.error());
+    return settle(leased_offer{*stored, std::nullopt});
+  }
+
+  result<disposition> settle(result<leased_offer> stored) {
+    if (!stored) return as_store_error(stored.error());
+    if (stored->state == offer_state::duplicate) return disposition::duplicate;
+    if (stored->entry && !hand_over(std::move(*stored->entry))) {
+      (void)store->release(stored->entry->id, stored->entry->lease_token);  // stopping: back to the queue
+    }
+    announce();
+    return disposition::queued;
+  }
+
+  inbox_record record_of(event&& ev, const request_view& request) const {
     inbox_record rec;
     rec.source = ev.source();
     rec.origin = ev.origin();
@@ -198,11 +243,59 @@ struct inbox::impl {
       }
     }
     if (!rec.headers.empty()) rec.headers.pop_back();
-    const result<offer_state> stored = store->offer(std::move(rec));
-    if (!stored) return as_store_error(stored.error());
-    if (*stored == offer_state::duplicate) return disposition::duplicate;
-    announce();
-    return disposition::queued;
+    return rec;
+  }
+
+  // The next batch: entries handed over by offers first; the store's due entries when there are
+  // none, and at least every idle_poll even when there are (retries, expired leases).
+  result<std::vector<inbox_entry>> next_batch() {
+    std::vector<inbox_entry> batch;
+    bool from_store = true;
+    if (options.handoff > 0) {
+      const time_point now = time->now();
+      const std::lock_guard<std::mutex> lock(handoff_mutex);
+      const std::size_t n = std::min(options.batch, handed.size());
+      batch.reserve(n);
+      std::move(handed.begin(), handed.begin() + static_cast<std::ptrdiff_t>(n), std::back_inserter(batch));
+      handed.erase(handed.begin(), handed.begin() + static_cast<std::ptrdiff_t>(n));
+      handed_count.store(handed.size(), std::memory_order_relaxed);
+      from_store = batch.empty() || now >= next_store_lease;
+      if (from_store) next_store_lease = now + options.idle_poll;
+    }
+    if (!from_store) return batch;
+    result<std::vector<inbox_entry>> leased = store->lease(options.batch, options.lease);
+    if (!leased) {
+      if (batch.empty()) return leased.error();
+      return batch;  // the store's share waits for the next pass
+    }
+    if (batch.empty()) return leased;
+    std::move(leased->begin(), leased->end(), std::back_inserter(batch));
+    return batch;
+  }
+
+  // Queues a leased entry for the workers, unless they are stopping.
+  bool hand_over(inbox_entry&& e) {
+    const std::lock_guard<std::mutex> lock(handoff_mutex);
+    if (!handing_off.load()) return false;
+    handed.push_back(std::move(e));
+    handed_count.store(handed.size(), std::memory_order_relaxed);
+    return true;
+  }
+
+  void set_handing_off(bool on) {
+    const std::lock_guard<std::mutex> lock(handoff_mutex);
+    handing_off.store(on && options.handoff > 0);
+  }
+
+  // On stop: the handed entries no worker took go back to the queue.
+  void release_handed() {
+    std::deque<inbox_entry> left;
+    {
+      const std::lock_guard<std::mutex> lock(handoff_mutex);
+      left.swap(handed);
+      handed_count.store(0, std::memory_order_relaxed);
+    }
+    for (const inbox_entry& e : left) (void)store->release(e.id, e.lease_token);
   }
 
   // Tells an idle worker that there is new work (see `offers`).
@@ -242,7 +335,7 @@ struct inbox::impl {
   // Leases a batch and runs it.
   result<inbox_pass> process_due() {
     inbox_pass pass;
-    result<std::vector<inbox_entry>> leased = store->lease(options.batch, options.lease);
+    result<std::vector<inbox_entry>> leased = next_batch();
     if (!leased) return leased.error();
     if (leased->empty()) return pass;
     // A full batch means more may be due: another idle worker can take them while this one works.
@@ -413,6 +506,9 @@ class inbox_acceptor final : public acceptor {
                                            const dispatcher& /*handlers*/) override {
     return box_->offer(std::move(ev), request);
   }
+  void accept_async(event&& ev, const request_view& request, const dispatcher& /*handlers*/, completion done) override {
+    inbox::impl::offer_async(box_, std::move(ev), request, std::move(done));
+  }
 
  private:
   std::shared_ptr<inbox::impl> box_;
@@ -426,6 +522,7 @@ void inbox::start() {
   if (impl_->running) return;
   impl_->running = true;
   impl_->stopping = false;
+  impl_->set_handing_off(true);
   for (std::size_t i = 0; i < std::max<std::size_t>(1, impl_->options.workers); ++i) {
     impl_->workers.emplace_back([p = impl_.get()] { p->work(); });
   }
@@ -439,9 +536,11 @@ void inbox::stop() {
     impl_->stopping = true;
     workers.swap(impl_->workers);
   }
+  impl_->set_handing_off(false);
   impl_->wake.notify_all();
   impl_->gathering.notify_all();
   for (std::thread& t : workers) t.join();
+  impl_->release_handed();
   const std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->running = false;
   impl_->stopping = false;

@@ -1,7 +1,11 @@
 #include "hookrx/receiver.hpp"
 
+#include <atomic>
 #include <exception>
+#include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "crypto.hpp"
 #include "event_lease.hpp"
@@ -45,18 +49,51 @@ provider receiver::source() const noexcept {
   return std::holds_alternative<perfectparser_verifier>(verifier_) ? provider::perfectparser : provider::parashift;
 }
 
-result<disposition> receiver::run(const request_view& request) const {
+std::optional<result<disposition>> receiver::prepare(const request_view& request, event& ev) const {
   if (request.body().size() > options_.max_body_bytes) {
     return error(errc::body_too_large, "at most " + std::to_string(options_.max_body_bytes) + " bytes");
   }
-  if (is_encoded(request)) return errc::unsupported_content_encoding;
+  if (is_encoded(request)) return result<disposition>(errc::unsupported_content_encoding);
   const result<verified> auth = std::visit([&](const auto& v) { return v.verify(request); }, verifier_);
-  if (!auth) return auth.error();
+  if (!auth) return result<disposition>(auth.error());
+  if (status st = parse_event(source(), request.body(), ev); !st) return result<disposition>(st.error());
+  if (ev.is_test() && !options_.dispatch_test_deliveries) return result<disposition>(disposition::test_delivery);
+  return std::nullopt;
+}
+
+result<disposition> receiver::run(const request_view& request) const {
   detail::event_lease lease(request.body().size());
   event& ev = lease.get();
-  if (status st = parse_event(source(), request.body(), ev); !st) return st.error();
-  if (ev.is_test() && !options_.dispatch_test_deliveries) return disposition::test_delivery;
+  if (std::optional<result<disposition>> early = prepare(request, ev)) return std::move(*early);
   return acceptor_->accept(std::move(ev), request, handlers_);
+}
+
+void receiver::handle_async(const request_view& request, std::function<void(response)> done) const {
+  // Answers exactly once: through the acceptor's completion, or here when the pipeline stopped
+  // early or threw (as in receive(): 500, the sender retries).
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  acceptor::completion finish = [this, request, done = std::move(done), answered](result<disposition> outcome) {
+    if (answered->exchange(true)) return;
+    if (!outcome) notify_error(request, outcome.error());
+    done(make_response(std::move(outcome)));
+  };
+  result<disposition> outcome = disposition::processed;
+  try {
+    detail::event_lease lease(request.body().size());
+    event& ev = lease.get();
+    std::optional<result<disposition>> early = prepare(request, ev);
+    if (!early) {
+      // The acceptor reads the event before accept_async returns, while the lease still holds it.
+      acceptor_->accept_async(std::move(ev), request, handlers_, finish);
+      return;
+    }
+    outcome = std::move(*early);
+  } catch (const std::exception& e) {
+    outcome = error(errc::handler_failed, e.what());
+  } catch (...) {
+    outcome = error(errc::handler_failed, "a non-standard exception escaped the pipeline");
+  }
+  finish(std::move(outcome));
 }
 
 result<disposition> receiver::receive(const request_view& request) const {

@@ -1,5 +1,7 @@
 #include "hookrx/store.hpp"
 
+#include <utility>
+
 namespace hookrx {
 
 std::string_view to_string(claim_state s) noexcept {
@@ -19,6 +21,26 @@ std::string_view to_string(entry_state s) noexcept {
     case entry_state::dead: return "dead";
   }
   return "queued";
+}
+
+result<leased_offer> inbox_store::offer_leased(inbox_record rec, std::chrono::milliseconds /*lease*/) {
+  const result<offer_state> stored = offer(std::move(rec));
+  if (!stored) return stored.error();
+  return leased_offer{*stored, std::nullopt};
+}
+
+void inbox_store::offer_async(inbox_record rec, std::optional<std::chrono::milliseconds> lease,
+                              std::function<void(result<leased_offer>)> done) {
+  if (lease) {
+    done(offer_leased(std::move(rec), *lease));
+    return;
+  }
+  const result<offer_state> stored = offer(std::move(rec));
+  if (!stored) {
+    done(stored.error());
+    return;
+  }
+  done(leased_offer{*stored, std::nullopt});
 }
 
 result<std::size_t> inbox_store::ack_all(const std::vector<lease_ref>& leases, std::chrono::milliseconds retention) {

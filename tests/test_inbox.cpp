@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <future>
 #include <mutex>
@@ -114,6 +115,54 @@ struct worker_setup {
     for (const std::string& what : handled) CHECK(handled.count(what) == 1);
   }
 };
+
+// A handler that records what it ran and holds the worker in `held`'s handler until open().
+class handler_gate {
+ public:
+  explicit handler_gate(std::string held) : held_(std::move(held)) {}
+  void enter(const std::string& doc) {
+    std::unique_lock<std::mutex> lock(m_);
+    seen_.push_back(doc);
+    changed_.notify_all();
+    if (doc == held_) changed_.wait(lock, [&] { return open_; });
+  }
+  void open() {
+    const std::lock_guard<std::mutex> lock(m_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  // Bounded waits (30 s), so that a lost delivery fails the test instead of hanging it.
+  void wait_entered() { wait_seen(1); }
+  void wait_seen(std::size_t n) {
+    std::unique_lock<std::mutex> lock(m_);
+    REQUIRE(changed_.wait_for(lock, 30s, [&] { return seen_.size() >= n; }));
+  }
+  std::vector<std::string> seen() {
+    const std::lock_guard<std::mutex> lock(m_);
+    return seen_;
+  }
+
+ private:
+  std::string held_;
+  std::mutex m_;
+  std::condition_variable changed_;
+  bool open_ = false;
+  std::vector<std::string> seen_;
+};
+
+// The stored entry whose body is `doc`'s delivery, whatever its state.
+hookrx::inbox_entry entry_of(hookrx::inbox_store& store, const std::string& doc) {
+  for (const hookrx::entry_state st : {hookrx::entry_state::queued, hookrx::entry_state::leased,
+                                       hookrx::entry_state::done, hookrx::entry_state::dead}) {
+    auto entries = store.list(st, 1000);
+    REQUIRE(entries.has_value());
+    for (hookrx::inbox_entry& e : *entries) {
+      if (e.record.body == doc_body(doc) || e.record.key.find(doc) != std::string::npos) return std::move(e);
+    }
+  }
+  FAIL("no entry for " << doc);
+  return {};
+}
 
 }  // namespace
 
@@ -450,6 +499,96 @@ TEST_SUITE("inbox") {
       REQUIRE(s.rx.handle(delivery("gather_" + std::to_string(i)).view()).status == 202);
     }
     s.expect_each_once(deliveries);
+  }
+
+  // --- handoff: deliveries stored leased and handed to the workers in memory ---
+
+  TEST_CASE(
+      "with handoff, deliveries are stored leased for the workers, and stop queues again what they did not take") {
+    hookrx::inbox_options options;
+    options.workers = 1;
+    options.batch = 1;
+    options.handoff = 64;
+    options.idle_poll = std::chrono::hours(1);
+    inbox_setup s(options);
+    handler_gate gate("doc_a");
+    s.rx.on<hookrx::document_completed>([&](const hookrx::document_completed& d) { gate.enter(d.document_id); });
+    s.box->start();
+    REQUIRE(s.rx.handle(delivery("doc_a").view()).status == 202);
+    gate.wait_entered();  // the only worker is in doc_a's handler
+    for (const char* doc : {"doc_b", "doc_c"}) {
+      REQUIRE(s.rx.handle(delivery(doc).view()).status == 202);
+      // Leased, one attempt counted, by no lease() of a worker: the offer stored it so.
+      const hookrx::inbox_entry e = entry_of(*s.store, doc);
+      CHECK(hookrx::to_string(e.state) == "leased");
+      CHECK(e.attempts == 1);
+      CHECK(e.lease_until == s.clock->now() + options.lease);
+    }
+    // stop() first stops handing off: a delivery it finds stopping is queued as without handoff.
+    std::thread stopper([&] { s.box->stop(); });
+    int probes = 0;
+    while (true) {
+      const std::string doc = "probe_" + std::to_string(probes++);
+      REQUIRE(s.rx.handle(delivery(doc).view()).status == 202);
+      if (hookrx::to_string(entry_of(*s.store, doc).state) == "queued") break;
+      REQUIRE(probes < 100000);
+    }
+    gate.open();
+    stopper.join();
+    CHECK(gate.seen() == std::vector<std::string>{"doc_a"});
+    CHECK(hookrx::to_string(entry_of(*s.store, "doc_a").state) == "done");
+    std::vector<std::string> returned = {"doc_b", "doc_c"};
+    for (int i = 0; i < probes; ++i) returned.push_back("probe_" + std::to_string(i));
+    for (const std::string& doc : returned) {  // none left leased to a worker that is gone
+      const hookrx::inbox_entry e = entry_of(*s.store, doc);
+      CHECK_MESSAGE(hookrx::to_string(e.state) == "queued", doc);
+      CHECK_MESSAGE(e.attempts == 0, doc);
+    }
+    // The next run takes them from the store, each once.
+    s.box->start();
+    gate.wait_seen(1 + returned.size());
+    s.box->stop();
+    const std::vector<std::string> all = gate.seen();
+    const std::multiset<std::string> seen(all.begin(), all.end());
+    for (const std::string& doc : returned) CHECK_MESSAGE(seen.count(doc) == 1, doc);
+  }
+
+  TEST_CASE("with handoff, workers still lease retries and expired leases from the store every idle_poll") {
+    for (const bool poll_due : {false, true}) {
+      CAPTURE(poll_due);
+      hookrx::inbox_options options;
+      options.workers = 1;
+      options.batch = 1;
+      options.handoff = 64;
+      options.idle_poll = std::chrono::minutes(1);  // a store lease when it is due on the manual clock
+      options.lease = std::chrono::hours(1);        // the handed ones stay leased meanwhile
+      inbox_setup s(options);
+      handler_gate gate("doc_a");
+      s.rx.on<hookrx::document_completed>([&](const hookrx::document_completed& d) { gate.enter(d.document_id); });
+      s.box->start();
+      REQUIRE(s.rx.handle(delivery("doc_a").view()).status == 202);
+      gate.wait_entered();
+      // Due in the store (as a retry would be), then two deliveries handed to the worker.
+      hookrx::inbox_record rec;
+      rec.key = "store:doc_x";
+      rec.event_name = "extraction.document_completed";
+      rec.body = doc_body("doc_x");
+      REQUIRE(s.store->offer(rec).has_value());
+      REQUIRE(s.rx.handle(delivery("doc_b").view()).status == 202);
+      REQUIRE(s.rx.handle(delivery("doc_c").view()).status == 202);
+      if (poll_due) s.clock->advance(options.idle_poll);
+      gate.open();
+      gate.wait_seen(4);
+      s.box->stop();
+      // Handed deliveries go first; the store's due entries join the first pass after idle_poll,
+      // or wait until nothing is handed.
+      const std::vector<std::string> want = poll_due ? std::vector<std::string>{"doc_a", "doc_b", "doc_x", "doc_c"}
+                                                     : std::vector<std::string>{"doc_a", "doc_b", "doc_c", "doc_x"};
+      std::string order;
+      for (const std::string& doc : gate.seen()) order += doc + " ";
+      CAPTURE(order);
+      CHECK(gate.seen() == want);
+    }
   }
 
   TEST_CASE("a store that cannot take the delivery answers 503 and acknowledges nothing") {

@@ -494,6 +494,91 @@ TEST_SUITE("receiver") {
     CHECK(res.status == 500);
   }
 
+  TEST_CASE("handle_async answers once, with what handle answers, early refusals and throws included") {
+    struct throwing_acceptor final : hookrx::acceptor {
+      hookrx::result<hookrx::disposition> accept(hookrx::event&&, const hookrx::request_view&,
+                                                 const hookrx::dispatcher&) override {
+        throw std::runtime_error("inbox exploded");
+      }
+    };
+    const auto answer = [](const hookrx::receiver& rx, const test_request& req) {
+      int calls = 0;
+      hookrx::response got;
+      rx.handle_async(req.view(), [&](hookrx::response r) {
+        ++calls;
+        got = std::move(r);
+      });
+      CHECK(calls == 1);
+      return got;
+    };
+    hookrx::receiver rx = pp_receiver();
+    error_log log;
+    rx.on_error(log.handler());
+    int handled = 0;
+    rx.on<hookrx::document_completed>([&](const hookrx::document_completed&) { ++handled; });
+    const test_request requests[] = {
+        signed_request(doc_body("doc_1"), secret),                  // processed inline
+        signed_request(doc_body("doc_2"), "wh_sec_not_ours"),       // 401
+        signed_request("{not json", secret),                        // 400
+        signed_request(doc_body("doc_3", true), secret),            // a test delivery
+        signed_request(doc_body_of_size(2 * 1024 * 1024), secret),  // 413
+    };
+    for (const test_request& req : requests) {
+      const hookrx::response async = answer(rx, req);
+      const hookrx::response sync = rx.handle(req.view());
+      CHECK(async.status == sync.status);
+      CHECK(async.body == sync.body);
+    }
+    CHECK(handled == 2);            // doc_1, once by each path
+    CHECK(log.errors.size() == 6);  // the three refusals, by each path
+
+    rx.accept_with(std::make_shared<throwing_acceptor>());
+    const hookrx::response thrown = answer(rx, signed_request(doc_body("doc_4"), secret));
+    CHECK(thrown.status == 500);
+    CHECK_FALSE(contains(thrown.body, "exploded"));
+    CHECK(log.errors.size() == 7);
+  }
+
+  TEST_CASE("handle_async answers from the thread that completes the acceptor, after it returned") {
+    // An acceptor that finishes later, as the inbox on SQLite does from its commit.
+    struct later_acceptor final : hookrx::acceptor {
+      std::vector<completion> pending;
+      std::vector<std::string> keys;
+      hookrx::result<hookrx::disposition> accept(hookrx::event&&, const hookrx::request_view&,
+                                                 const hookrx::dispatcher&) override {
+        return hookrx::error(hookrx::errc::handler_failed, "the synchronous path is not used here");
+      }
+      void accept_async(hookrx::event&& ev, const hookrx::request_view&, const hookrx::dispatcher&,
+                        completion done) override {
+        keys.emplace_back(ev.key());
+        pending.push_back(std::move(done));
+      }
+    };
+    hookrx::receiver rx = pp_receiver();
+    auto acceptor = std::make_shared<later_acceptor>();
+    rx.accept_with(acceptor);
+    error_log log;
+    rx.on_error(log.handler());
+    const test_request a = signed_request(doc_body("doc_a"), secret);
+    const test_request b = signed_request(doc_body("doc_b"), secret);
+    std::vector<int> statuses;
+    for (const test_request* req : {&a, &b}) {
+      rx.handle_async(req->view(), [&](hookrx::response r) { statuses.push_back(r.status); });
+    }
+    CHECK(statuses.empty());  // nothing answered before the acceptor completes
+    REQUIRE(acceptor->pending.size() == 2);
+    CHECK(acceptor->keys == std::vector<std::string>{"perfectparser:extraction.document_completed:ext_1:doc_a",
+                                                     "perfectparser:extraction.document_completed:ext_1:doc_b"});
+    std::thread([&] {
+      acceptor->pending[1](hookrx::error(hookrx::errc::store_unavailable, "sqlite: disk I/O error"));
+      acceptor->pending[0](hookrx::disposition::queued);
+      acceptor->pending[0](hookrx::disposition::duplicate);  // a second completion is ignored
+    }).join();
+    CHECK(statuses == std::vector<int>{503, 202});
+    REQUIRE(log.errors.size() == 1);
+    CHECK(log.errors[0].code() == hookrx::errc::store_unavailable);
+  }
+
   TEST_CASE("an on_error callback that throws does not change the answer") {
     hookrx::receiver rx = pp_receiver();
     int later = 0;

@@ -44,6 +44,12 @@ class header_list {
     ++count_;
   }
 
+  /// Forgets every header (a server reusing the list for its next request).
+  void clear() noexcept {
+    count_ = 0;
+    overflow_.clear();
+  }
+
   [[nodiscard]] std::size_t size() const noexcept { return count_; }
   [[nodiscard]] const header_view* data() const noexcept {
     return count_ <= inline_capacity ? inline_.data() : overflow_.data();

@@ -84,6 +84,13 @@ struct inbox_options {
   /// next (so slow handlers still run side by side once a backlog builds). It delays handling,
   /// never the answer to the sender. Zero: every new delivery wakes an idle worker at once.
   std::chrono::milliseconds gather{0};
+  /// Deliveries this process accepted that may wait in memory, already leased, for a worker: up to
+  /// this many are stored leased (inbox_store::offer_leased(): one durable write instead of two)
+  /// and handed to the workers directly, without a lease() round trip; past it, or with a store
+  /// that cannot, offers are queued for lease() as usual. Retries and expired leases are still
+  /// leased from the store at least every idle_poll. After a crash these wait for their lease
+  /// to run out before another worker takes them. Zero: off.
+  std::size_t handoff = 0;
   /// How often a worker purges done keys whose retention has ended.
   std::chrono::milliseconds purge_interval{std::chrono::minutes(10)};
   std::chrono::milliseconds retention = default_retention;

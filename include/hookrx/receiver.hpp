@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -34,9 +35,18 @@ namespace hookrx {
 /// Implementations must be safe to call from many threads at once.
 class acceptor {
  public:
+  using completion = std::function<void(result<disposition>)>;
   virtual ~acceptor() = default;
   [[nodiscard]] virtual result<disposition> accept(event&& ev, const request_view& request,
                                                    const dispatcher& handlers) = 0;
+  /// accept() that may finish later, on another thread: `done` is called exactly once, with what
+  /// accept() would have returned. The event and the request are read only before this returns.
+  /// An acceptor whose store commits in batches (the inbox on SQLite) overrides it, so that a
+  /// server thread goes on serving other connections while a commit is pending instead of
+  /// blocking on it. The default calls accept() and then `done`. Never throws.
+  virtual void accept_async(event&& ev, const request_view& request, const dispatcher& handlers, completion done) {
+    done(accept(std::move(ev), request, handlers));
+  }
 };
 
 /// Runs the handlers inline with no deduplication: the receiver's default until a store is set.
@@ -99,6 +109,11 @@ class receiver {
   [[nodiscard]] result<disposition> receive(const request_view& request) const;
   /// receive() mapped to the response to send.
   [[nodiscard]] response handle(const request_view& request) const { return make_response(receive(request)); }
+  /// handle() for servers that can answer later: `done` gets the response exactly once, possibly
+  /// before this returns, possibly on another thread (the acceptor's; see acceptor::accept_async).
+  /// What `request` points at (headers, body, peer) must stay valid until `done` has run. The
+  /// on_error handlers run on the thread that calls `done`.
+  void handle_async(const request_view& request, std::function<void(response)> done) const;
   /// For a request the server refused before its body reached the core (the server's own body
   /// limit, a body it transformed): runs the on_error handlers and returns the response, exactly
   /// as for a request the core refuses itself. `request` may have no body.
@@ -112,6 +127,9 @@ class receiver {
   using verifier = std::variant<perfectparser_verifier, parashift_verifier>;
   receiver(verifier v, receiver_options options);
   [[nodiscard]] result<disposition> run(const request_view& request) const;
+  // Everything before the acceptor: an outcome when the pipeline stops early, nullopt with `ev`
+  // ready for the acceptor otherwise.
+  [[nodiscard]] std::optional<result<disposition>> prepare(const request_view& request, event& ev) const;
   void notify_error(const request_view& request, const error& e) const;
 
   verifier verifier_;

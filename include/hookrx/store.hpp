@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -114,6 +115,14 @@ struct lease_ref {
   std::uint64_t token = 0;
 };
 
+/// What offer_leased() did.
+struct leased_offer {
+  offer_state state = offer_state::duplicate;
+  /// When `state` is queued and the store can: the new entry, already leased to the caller (one
+  /// attempt counted). Empty otherwise: the entry is queued for lease() to find.
+  std::optional<inbox_entry> entry;
+};
+
 class inbox_store {
  public:
   virtual ~inbox_store() = default;
@@ -122,6 +131,16 @@ class inbox_store {
   /// within retention, or dead). Returns only once the entry is durable. Taken by value: pass an
   /// rvalue (std::move) and a store that keeps the record in memory takes the body without a copy.
   [[nodiscard]] virtual result<offer_state> offer(inbox_record rec) = 0;
+  /// offer(), with the new entry leased for `lease` in the same durable step, for a caller that
+  /// will process it soon: a durable store then writes the entry once, not once to queue it and
+  /// again to lease it. The default calls offer() and leases nothing.
+  [[nodiscard]] virtual result<leased_offer> offer_leased(inbox_record rec, std::chrono::milliseconds lease);
+  /// offer_leased() (with a lease) or offer() (without) that completes through `done`, exactly
+  /// once, possibly on another thread once the entry is durable: a store that commits in batches
+  /// (SQLite) does not hold the caller's thread for the commit. `done` must be quick (hand the
+  /// answer to the caller's own thread). The default calls the synchronous one, then `done`.
+  virtual void offer_async(inbox_record rec, std::optional<std::chrono::milliseconds> lease,
+                           std::function<void(result<leased_offer>)> done);
 
   /// Leases up to `max` entries that are due (queued with next_attempt_at <= now, or leased with
   /// an expired lease), oldest due first, for `lease`; counts an attempt on each.

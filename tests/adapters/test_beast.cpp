@@ -67,6 +67,60 @@ TEST_SUITE("beast adapter") {
     CHECK(get->get_header_value("Allow") == "POST");
   }
 
+  TEST_CASE("an answer the acceptor gives later, from another thread, reaches its connection in order") {
+    // Holds the completion of documents named "held_*" until release(); answers the others at
+    // once, "queued" for the first and "duplicate" after that.
+    struct later_acceptor final : hookrx::acceptor {
+      std::mutex m;
+      std::vector<completion> held;
+      int answered = 0;
+      hookrx::result<hookrx::disposition> accept(hookrx::event&&, const hookrx::request_view&,
+                                                 const hookrx::dispatcher&) override {
+        return hookrx::error(hookrx::errc::handler_failed, "the synchronous path is not used here");
+      }
+      void accept_async(hookrx::event&& ev, const hookrx::request_view&, const hookrx::dispatcher&,
+                        completion done) override {
+        const std::lock_guard<std::mutex> lock(m);
+        if (ev.key().find("held_") != std::string::npos) {
+          held.push_back(std::move(done));
+          return;
+        }
+        done(answered++ == 0 ? hookrx::disposition::queued : hookrx::disposition::duplicate);
+      }
+      std::size_t holding() {
+        const std::lock_guard<std::mutex> lock(m);
+        return held.size();
+      }
+    };
+    auto rx = hookrx_adapter_test::fixture::make_receiver();
+    auto acceptor = std::make_shared<later_acceptor>();
+    rx.accept_with(acceptor);
+    hookrx::beast_adapter::listener::options opts;
+    opts.threads = 1;  // a held answer must not hold the only I/O thread
+    auto l = hookrx::beast_adapter::listener::start(rx, std::string(hookrx_adapter_test::webhook_path), opts);
+    REQUIRE(l.has_value());
+    const std::uint16_t port = (*l)->port();
+    const auto post = [](const std::string& doc) {
+      const std::string body = hookrx_adapter_test::document_event(doc);
+      return hookrx_adapter_test::raw_post(body, {{"X-PerfectParser-Signature", hookrx_adapter_test::sign(body)}});
+    };
+
+    hookrx_adapter_test::raw_connection first(port);
+    first.send_all(post("held_1") + post("doc_after"));  // pipelined behind the held one
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (acceptor->holding() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    REQUIRE(acceptor->holding() == 1);
+    hookrx_adapter_test::raw_connection second(port);
+    second.send_all(post("doc_other"));
+    CHECK(second.read_reply().status == 202);  // served while held_1 waits
+    std::thread([&] {
+      const std::lock_guard<std::mutex> lock(acceptor->m);
+      acceptor->held.front()(hookrx::error(hookrx::errc::store_unavailable, "sqlite: disk I/O error"));
+    }).join();
+    CHECK(first.read_reply().status == 503);  // answered from the other thread, in order
+    CHECK(first.read_reply().status == 200);  // then the pipelined one
+  }
+
   TEST_CASE("a listener that cannot bind reports why instead of throwing") {
     auto rx = hookrx_adapter_test::fixture::make_receiver();
     hookrx::beast_adapter::listener::options opts;

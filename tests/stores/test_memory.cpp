@@ -18,6 +18,7 @@
 
 struct store_fixture {
   static constexpr const char* backend = "memory";
+  static constexpr bool offers_leased = true;  // offer_leased() leases; the suite requires it
   std::shared_ptr<hookrx::manual_clock> clock = std::make_shared<hookrx::manual_clock>();
   std::shared_ptr<hookrx::memory_store> store = hookrx::memory_store::create({}, clock);
   std::shared_ptr<hookrx::dedup_store> dedup = store;

@@ -40,6 +40,7 @@ hookrx::inbox_record record(std::string key, std::string body = R"({"event":"x"}
 
 struct store_fixture {
   static constexpr const char* backend = "sqlite";
+  static constexpr bool offers_leased = true;  // offer_leased() leases; the suite requires it
   temp_db db;
   std::shared_ptr<hookrx::manual_clock> clock = std::make_shared<hookrx::manual_clock>();
   std::shared_ptr<hookrx::sqlite_store> store = open_store(db.path(), clock);

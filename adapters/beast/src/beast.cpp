@@ -372,14 +372,38 @@ class session final : public listener::impl::tracked, public std::enable_shared_
     if (ec) return do_close();  // reset, or another transport error
 
     const request& req = parser_->get();
-    if (route_.to->rx != nullptr) {
-      response_ = handle(*route_.to->rx, req, peer_.view());
-    } else {
-      response_ = route_.to->get(req);
-      response_.version(req.version());
-      response_.keep_alive(req.keep_alive());
-      response_.prepare_payload();
-    }
+    if (route_.to->rx != nullptr) return deliver(req, path);
+    response_ = route_.to->get(req);
+    response_.version(req.version());
+    response_.keep_alive(req.keep_alive());
+    response_.prepare_payload();
+    owner_.answered(path, static_cast<int>(response_.result_int()));
+    do_write();
+  }
+
+  // Hands the delivery to the receiver, which may answer later from another thread (a store's
+  // commit): this thread goes on with other connections meanwhile, and the answer comes back onto
+  // the connection's strand. An answer given before handle_async returns is written at once.
+  // The request (parser_, headers_, peer_) is this session's and stays put until the answer.
+  void deliver(const request& req, std::string_view path) {
+    headers_.clear();
+    collect_headers(req, headers_);
+    answer_state_.store(answer_pending, std::memory_order_relaxed);
+    route_.to->rx->handle_async(
+        headers_.view(std::string_view(req.body()), peer_.view()),
+        [self = shared_from_this(), path, version = req.version(),
+         keep_alive = req.keep_alive()](hookrx::response out) {
+          self->answer_ = to_beast_response(std::move(out), version, keep_alive);
+          int expected = answer_pending;
+          if (self->answer_state_.compare_exchange_strong(expected, answer_ready, std::memory_order_acq_rel)) return;
+          asio::post(self->stream_.get_executor(), [self, path] { self->send_answer(path); });
+        });
+    int expected = answer_pending;
+    if (!answer_state_.compare_exchange_strong(expected, answer_later, std::memory_order_acq_rel)) send_answer(path);
+  }
+
+  void send_answer(std::string_view path) {
+    response_ = std::move(answer_);
     owner_.answered(path, static_cast<int>(response_.result_int()));
     do_write();
   }
@@ -415,6 +439,13 @@ class session final : public listener::impl::tracked, public std::enable_shared_
   bool waiting_ = false;  // reading the header of a next request that has not started arriving
   response continue_;     // the interim "100 Continue", kept alive while it is written
   response response_;
+  // deliver(): the request's headers as the core sees them, and the answer with who writes it.
+  adapter_detail::header_list headers_;
+  static constexpr int answer_pending = 0;  // handle_async has not returned nor answered
+  static constexpr int answer_ready = 1;    // answered before it returned: deliver() writes it
+  static constexpr int answer_later = 2;    // returned first: the answer is posted to the strand
+  std::atomic<int> answer_state_{answer_pending};
+  response answer_;
 };
 
 }  // namespace

@@ -310,6 +310,8 @@ struct memory_store::impl {
     if (n > 0) held.fetch_sub(n, std::memory_order_acq_rel);
   }
 
+  result<leased_offer> offer(inbox_record rec, std::optional<std::chrono::milliseconds> lease);
+
   // --- inbox helpers; the caller holds inbox_mutex ---
 
   // Done: only the key is kept, until `retention` has passed.
@@ -565,43 +567,61 @@ status memory_store::release(std::string_view key, std::uint64_t token) {
 // --- inbox ---------------------------------------------------------------------------------------
 
 result<offer_state> memory_store::offer(inbox_record rec) {
-  impl& m = *impl_;
+  auto stored = impl_->offer(std::move(rec), std::nullopt);
+  if (!stored) return stored.error();
+  return stored->state;
+}
+
+result<leased_offer> memory_store::offer_leased(inbox_record rec, std::chrono::milliseconds lease) {
+  return impl_->offer(std::move(rec), lease);
+}
+
+// Queues `rec`, or stores it leased for `lease` and returns a copy of the leased entry.
+result<leased_offer> memory_store::impl::offer(inbox_record rec, std::optional<std::chrono::milliseconds> lease) {
   // Built before the lock: the allocation, the record moved in (no copy of the body), the hash.
   // Declared before the lock guards, so that a duplicate's item is freed after the lock is released.
   auto fresh = std::make_unique<inbox_item>();
   fresh->key_hash = hash_key(rec.key);
   fresh->entry.record = std::move(rec);
-  fresh->entry.state = entry_state::queued;
+  fresh->entry.state = lease ? entry_state::leased : entry_state::queued;
   bool have_room = false;  // this call holds a unit of capacity
   while (true) {
     {
-      const std::lock_guard<inbox_lock> lock(m.inbox_mutex);
-      const tick t = m.now();
-      if (inbox_item* known = m.find(fresh->entry.record.key, fresh->key_hash)) {
+      const std::lock_guard<inbox_lock> lock(inbox_mutex);
+      const tick t = now();
+      if (inbox_item* known = find(fresh->entry.record.key, fresh->key_hash)) {
         if (known->entry.state != entry_state::done || t < known->done_until) {
-          if (have_room) m.give_back(1);
-          return offer_state::duplicate;
+          if (have_room) give_back(1);
+          return leased_offer{offer_state::duplicate, std::nullopt};
         }
         // Done past its retention: the key is new again, in the room its old entry had.
-        m.erase_item(known, have_room);
+        erase_item(known, have_room);
         have_room = true;
       }
-      if (have_room || m.reserve()) {
+      if (have_room || reserve()) {
         inbox_item* x = fresh.release();
-        const std::int64_t id = m.next_id++;
-        x->entry.id = id;
-        x->entry.next_attempt_at = at(t);
-        m.by_id.insert(hash_id(id), x);
-        m.by_key.insert(x->key_hash, x);
+        inbox_entry& e = x->entry;
+        e.id = next_id++;
+        by_id.insert(hash_id(e.id), x);
+        by_key.insert(x->key_hash, x);
         // Ids only grow, so the new id goes at the end: the hint makes the insert constant-time.
-        auto& queued = m.by_state[state_index(entry_state::queued)];
-        queued.insert(queued.end(), id);
-        m.queue_at(*x, t);
-        return offer_state::queued;
+        auto& ids = by_state[state_index(e.state)];
+        ids.insert(ids.end(), e.id);
+        if (!lease) {
+          e.next_attempt_at = at(t);
+          queue_at(*x, t);
+          return leased_offer{offer_state::queued, std::nullopt};
+        }
+        e.attempts = 1;
+        e.lease_token = new_token(0);
+        e.lease_until = at(add(t, *lease));
+        e.next_attempt_at = e.lease_until;
+        timed.emplace(ticks(e.lease_until), e.id);
+        return leased_offer{offer_state::queued, e};
       }
     }
-    have_room = m.acquire();
-    if (!have_room) return m.full();
+    have_room = acquire();
+    if (!have_room) return full();
   }
 }
 

@@ -173,6 +173,14 @@ inbox_entry read_entry(const statement& s) {
   return e;
 }
 
+// What one stored offer wrote: whether the key was new, and the lease it was stored under.
+struct stored_offer {
+  offer_state state = offer_state::duplicate;
+  std::int64_t id = 0;
+  std::int64_t now = 0;
+  std::int64_t lease_until = 0;
+  std::uint64_t token = 0;
+};
 watch_entry read_watch(const statement& s, sqlite3_stmt* raw) {
   watch_entry e;
   e.source = s.integer(0) == 1 ? provider::parashift : provider::perfectparser;
@@ -202,6 +210,9 @@ struct sqlite_store::impl {
     std::function<bool(impl&)> run;
     std::optional<error> failure;  // set when the batch could not commit
     bool finished = false;
+    // write_async(): called on the writer thread once the batch committed (or failed), instead
+    // of waking a waiting thread.
+    std::function<void(const std::optional<error>&)> then;
     // Its own, so that a commit wakes exactly the threads whose writes it carried: with one
     // shared condition every commit woke every waiting thread (dozens of I/O threads and workers),
     // and most went back to sleep, a context switch each.
@@ -318,15 +329,22 @@ struct sqlite_store::impl {
     return t;
   }
 
-  // Queues `fn` for the next batch and waits until that batch has committed (or failed).
+  // A write that runs `fn` inside the batch's transaction and keeps its result in `out`.
   template <class R, class F>
-  result<R> write(F&& fn) {
-    auto out = std::make_shared<std::optional<result<R>>>();
+  static std::shared_ptr<write_op> make_op(F&& fn, const std::shared_ptr<std::optional<result<R>>>& out) {
     auto op = std::make_shared<write_op>();
     op->run = [out, f = std::forward<F>(fn)](impl& self) {
       out->emplace(f(self));
       return out->value().has_value() || out->value().error().code() != errc::store_unavailable;
     };
+    return op;
+  }
+
+  // Queues `fn` for the next batch and waits until that batch has committed (or failed).
+  template <class R, class F>
+  result<R> write(F&& fn) {
+    auto out = std::make_shared<std::optional<result<R>>>();
+    auto op = make_op<R>(std::forward<F>(fn), out);
     std::unique_lock<std::mutex> lock(queue_mutex);
     if (stopping) return error(errc::store_unavailable, "sqlite: the store is closing");
     queue.push_back(op);
@@ -334,6 +352,30 @@ struct sqlite_store::impl {
     op->committed.wait(lock, [&] { return op->finished; });
     if (op->failure) return *op->failure;
     return std::move(**out);
+  }
+
+  // write() without waiting: `done` gets the result on the writer thread once the batch that
+  // carried it has committed (or failed), or at once when the store is closing.
+  template <class R, class F>
+  void write_async(F&& fn, std::function<void(result<R>)> done) {
+    auto out = std::make_shared<std::optional<result<R>>>();
+    auto op = make_op<R>(std::forward<F>(fn), out);
+    op->then = [out, done = std::move(done)](const std::optional<error>& failure) {
+      if (failure) {
+        done(*failure);
+      } else {
+        done(std::move(**out));
+      }
+    };
+    {
+      const std::lock_guard<std::mutex> lock(queue_mutex);
+      if (!stopping) {
+        queue.push_back(std::move(op));
+        queued.notify_one();
+        return;
+      }
+    }
+    op->then(error(errc::store_unavailable, "sqlite: the store is closing"));
   }
 
   void write_loop() {
@@ -355,7 +397,14 @@ struct sqlite_store::impl {
         for (const auto& op : batch) {
           op->failure = failure;
           op->finished = true;
-          op->committed.notify_one();
+          if (!op->then) op->committed.notify_one();
+        }
+      }
+      for (const auto& op : batch) {
+        if (!op->then) continue;
+        try {
+          op->then(op->failure);
+        } catch (...) {  // a completion that throws loses its own answer, never the writer
         }
       }
       batch.clear();
@@ -539,33 +588,90 @@ status sqlite_store::release(std::string_view key, std::uint64_t token) {
 
 // --- inbox ---------------------------------------------------------------------------------------
 
-result<offer_state> sqlite_store::offer(inbox_record rec) {
-  return impl_->write<offer_state>([&rec](impl& self) -> result<offer_state> {
-    const std::int64_t now = self.now_ms();
-    const auto insert = [&]() -> result<std::size_t> {
-      auto s = self.writer.prepare(
-          "INSERT INTO hookrx_inbox (key, provider, event_name, body, headers, received_at, state, next_attempt_at, "
-          "origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (key) DO NOTHING");
-      if (!s) return s.error();
-      s->bind(1, rec.key).bind(2, static_cast<std::int64_t>(rec.source)).bind(3, rec.event_name);
-      s->bind_blob(4, rec.body).bind(5, rec.headers).bind(6, to_ms(rec.received_at));
-      s->bind(7, std::int64_t{queued}).bind(8, now).bind(9, static_cast<std::int64_t>(rec.origin));
-      return s->run("offer");
-    };
-    auto inserted = insert();
-    if (!inserted) return inserted.error();
-    if (*inserted == 1) return offer_state::queued;
+namespace {
+// Queues `rec`, or, with a lease, stores it leased to the caller (attempts 1): one row written
+// once, where offer() then lease() would write it twice and read its body back. On the writer
+// thread, inside the batch's transaction.
+result<stored_offer> offer_into(sqlite_store::impl& self, const inbox_record& rec,
+                                std::optional<std::chrono::milliseconds> lease) {
+  stored_offer out;
+  out.now = self.now_ms();
+  if (lease) {
+    out.lease_until = add_ms(out.now, *lease);
+    out.token = self.new_token();
+  }
+  const auto insert = [&]() -> result<std::size_t> {
+    auto s = self.writer.prepare(
+        "INSERT INTO hookrx_inbox (key, provider, event_name, body, headers, received_at, state, next_attempt_at, "
+        "origin, attempts, lease_until, lease_token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+        "ON CONFLICT (key) DO NOTHING");
+    if (!s) return s.error();
+    s->bind(1, rec.key).bind(2, static_cast<std::int64_t>(rec.source)).bind(3, rec.event_name);
+    s->bind_blob(4, rec.body).bind(5, rec.headers).bind(6, to_ms(rec.received_at));
+    // A leased entry is due again when its lease runs out (see lease()).
+    s->bind(7, std::int64_t{lease ? leased : queued}).bind(8, lease ? out.lease_until : out.now);
+    s->bind(9, static_cast<std::int64_t>(rec.origin)).bind(10, std::int64_t{lease ? 1 : 0});
+    s->bind(11, out.lease_until).bind(12, static_cast<std::int64_t>(out.token));
+    return s->run("offer");
+  };
+  auto inserted = insert();
+  if (!inserted) return inserted.error();
+  if (*inserted == 0) {
     // The key is known. A done key past its retention is forgotten even before purge_expired().
     auto s = self.writer.prepare("DELETE FROM hookrx_inbox WHERE key = ?1 AND state = ?2 AND expires_at <= ?3");
     if (!s) return s.error();
-    s->bind(1, rec.key).bind(2, std::int64_t{done}).bind(3, now);
+    s->bind(1, rec.key).bind(2, std::int64_t{done}).bind(3, out.now);
     auto forgotten = s->run("offer");
     if (!forgotten) return forgotten.error();
-    if (*forgotten == 0) return offer_state::duplicate;
+    if (*forgotten == 0) return out;
     inserted = insert();
     if (!inserted) return inserted.error();
-    return *inserted == 1 ? offer_state::queued : offer_state::duplicate;
-  });
+    if (*inserted == 0) return out;
+  }
+  out.state = offer_state::queued;
+  out.id = sqlite3_last_insert_rowid(self.writer.handle());
+  return out;
+}
+
+// What offer_leased() answers, once `stored` is committed (SQLite no longer reads `rec`).
+leased_offer answer(const stored_offer& stored, inbox_record&& rec) {
+  leased_offer out{stored.state, std::nullopt};
+  if (stored.state != offer_state::queued || stored.token == 0) return out;
+  inbox_entry& e = out.entry.emplace();
+  e.id = stored.id;
+  e.record = std::move(rec);
+  e.state = entry_state::leased;
+  e.attempts = 1;
+  e.next_attempt_at = from_ms(stored.lease_until);
+  e.lease_until = e.next_attempt_at;
+  e.lease_token = stored.token;
+  return out;
+}
+}  // namespace
+
+result<offer_state> sqlite_store::offer(inbox_record rec) {
+  auto stored = impl_->write<stored_offer>([&rec](impl& self) { return offer_into(self, rec, std::nullopt); });
+  if (!stored) return stored.error();
+  return stored->state;
+}
+
+result<leased_offer> sqlite_store::offer_leased(inbox_record rec, std::chrono::milliseconds lease) {
+  auto stored = impl_->write<stored_offer>([&rec, lease](impl& self) { return offer_into(self, rec, lease); });
+  if (!stored) return stored.error();
+  return answer(*stored, std::move(rec));
+}
+
+void sqlite_store::offer_async(inbox_record rec, std::optional<std::chrono::milliseconds> lease,
+                               std::function<void(result<leased_offer>)> done) {
+  auto kept = std::make_shared<inbox_record>(std::move(rec));
+  impl_->write_async<stored_offer>([kept, lease](impl& self) { return offer_into(self, *kept, lease); },
+                                   [kept, done = std::move(done)](result<stored_offer> stored) {
+                                     if (!stored) {
+                                       done(stored.error());
+                                     } else {
+                                       done(answer(*stored, std::move(*kept)));
+                                     }
+                                   });
 }
 
 result<std::vector<inbox_entry>> sqlite_store::lease(std::size_t max, std::chrono::milliseconds lease) {
