@@ -23,7 +23,7 @@ namespace {
 
 const std::vector<setting_spec> all_settings = {
     {"listen", "HOST:PORT to listen on (default 127.0.0.1:8080)"},
-    {"io_threads", "HTTP I/O threads (default: 32 with sqlite/postgresql, one per usable CPU with memory:)"},
+    {"io_threads", "HTTP I/O threads (default: one per usable CPU; 32 with postgresql or --dedup)"},
     {"max_body_bytes", "largest body accepted, in bytes (default 1048576)"},
     {"read_timeout", "seconds a request's header and body may take to arrive (default 10)"},
     {"idle_timeout", "seconds a kept-alive connection may stay silent (default 30)"},
