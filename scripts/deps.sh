@@ -12,7 +12,7 @@ set -euo pipefail
 profile=${1:-test}
 
 run_pkgs=(g++ cmake ninja-build pkg-config libssl-dev libsimdjson-dev
-          libcpp-httplib-dev libsqlite3-dev libboost-dev libcli11-dev libtomlplusplus-dev)
+          libcpp-httplib-dev libsqlite3-dev libboost-dev libcli11-dev libtomlplusplus-dev libjemalloc-dev)
 test_pkgs=(doctest-dev libpistache-dev libcivetweb-dev civetweb
            libpq-dev libhiredis-dev postgresql redis-server libbenchmark-dev
            valgrind dpkg-dev file openssl)  # valgrind: tests/ct; the .deb test (cpack, dpkg-shlibdeps) and `sign` vs openssl
