@@ -5,6 +5,11 @@
 
 #include "hookrx/beast.hpp"
 
+// I/O threads of the listener under test: with several, a connection runs on a strand.
+#ifndef HOOKRX_BEAST_TEST_THREADS
+#define HOOKRX_BEAST_TEST_THREADS 2
+#endif
+
 namespace hookrx_adapter_test {
 
 const server_traits traits{};
@@ -17,7 +22,7 @@ class beast_server final : public running_server {
     hookrx::beast_adapter::listener::options opts;
     opts.address = "127.0.0.1";
     opts.port = 0;
-    opts.threads = 2;
+    opts.threads = HOOKRX_BEAST_TEST_THREADS;
     auto l = hookrx::beast_adapter::listener::start(rx, route, opts);
     if (!l) throw std::runtime_error(l.error().message());
     listener_ = std::move(l).value();

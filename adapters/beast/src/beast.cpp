@@ -78,7 +78,8 @@ response refuse_too_large(const receiver& rx, const request& head, std::string_v
 // listener
 
 struct listener::impl {
-  impl(std::vector<route> r, options o) : routes(std::move(r)), opts(std::move(o)) {}
+  impl(std::vector<route> r, options o)
+      : routes(std::move(r)), opts(std::move(o)), io(opts.threads > 1 ? BOOST_ASIO_CONCURRENCY_HINT_DEFAULT : 1) {}
 
   // What a live connection offers the listener when it drains.
   struct tracked {
@@ -149,11 +150,13 @@ response plain_status(http::status status, unsigned version, bool keep_alive) {
   return res;
 }
 
-// Each connection's operations run on its own strand. The concrete executor type matters: with
-// beast::tcp_stream (a type-erased any_io_executor) every operation re-wraps the strand on the heap.
-using connection_executor = asio::strand<asio::io_context::executor_type>;
-using stream_type = beast::basic_stream<tcp, connection_executor>;
-using socket_type = stream_type::socket_type;
+// With several I/O threads each connection's operations run on its own strand; with one, on the
+// io_context itself: every handler runs on that thread anyway, and a strand only costs (perf,
+// memory store, one thread: its lock, its shared state's reference counts and executor copies
+// took 6 % of the samples). The concrete executor types matter: with beast::tcp_stream (a
+// type-erased any_io_executor) every operation re-wraps the executor on the heap.
+using strand_executor = asio::strand<asio::io_context::executor_type>;
+using thread_executor = asio::io_context::executor_type;
 
 // Memory for the handlers of one connection's asynchronous operations. Asio 1.74 recycles one
 // block per thread, while Beast's read and write operations nest several: without this, every
@@ -254,8 +257,12 @@ routing select_route(const std::vector<route>& routes, http::verb method, std::s
 // The body limit of a GET route's request: such requests carry no body worth reading.
 constexpr std::uint64_t get_body_limit = std::uint64_t{64} * 1024;
 
-class session final : public listener::impl::tracked, public std::enable_shared_from_this<session> {
+template <class Executor>
+class session final : public listener::impl::tracked, public std::enable_shared_from_this<session<Executor>> {
  public:
+  using stream_type = beast::basic_stream<tcp, Executor>;
+  using socket_type = typename stream_type::socket_type;
+
   session(socket_type&& socket, listener::impl& owner)
       : stream_(std::move(socket)), owner_(owner), peer_(remote_endpoint(stream_.socket())) {}
   ~session() override { owner_.untrack(this); }
@@ -263,15 +270,15 @@ class session final : public listener::impl::tracked, public std::enable_shared_
   session& operator=(const session&) = delete;
 
   void run() {
-    owner_.track(this, std::weak_ptr<listener::impl::tracked>(shared_from_this()));
+    owner_.track(this, std::weak_ptr<listener::impl::tracked>(this->shared_from_this()));
     // Start on the connection's strand: every handler of one session runs serialised.
-    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&session::do_read, shared_from_this()));
+    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&session::do_read, this->shared_from_this()));
   }
 
   // Runs on any thread: hops onto the strand, where it closes a connection that waits for its next
   // request; one in the middle of a request finishes it (do_write says Connection: close).
   void drain() override {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
       if (self->waiting_) self->cancel();
     });
   }
@@ -285,7 +292,7 @@ class session final : public listener::impl::tracked, public std::enable_shared_
 
   template <class Member>
   auto bound(Member member) {
-    return with_memory(memory_, beast::bind_front_handler(member, shared_from_this()));
+    return with_memory(memory_, beast::bind_front_handler(member, this->shared_from_this()));
   }
 
   void do_read() {
@@ -391,7 +398,7 @@ class session final : public listener::impl::tracked, public std::enable_shared_
     answer_state_.store(answer_pending, std::memory_order_relaxed);
     route_.to->rx->handle_async(
         headers_.view(std::string_view(req.body()), peer_.view()),
-        [self = shared_from_this(), path, version = req.version(),
+        [self = this->shared_from_this(), path, version = req.version(),
          keep_alive = req.keep_alive()](hookrx::response out) {
           self->answer_ = to_beast_response(std::move(out), version, keep_alive);
           int expected = answer_pending;
@@ -451,14 +458,20 @@ class session final : public listener::impl::tracked, public std::enable_shared_
 }  // namespace
 
 void listener::impl::do_accept() {
-  acceptor.async_accept(asio::make_strand(io), [this](error_code ec, socket_type socket) {
+  const auto on_accept = [this](error_code ec, auto socket) {
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
     if (!ec) {
       accepted.fetch_add(1, std::memory_order_relaxed);
-      std::make_shared<session>(std::move(socket), *this)->run();
+      using executor = typename decltype(socket)::executor_type;
+      std::make_shared<session<executor>>(std::move(socket), *this)->run();
     }
     do_accept();
-  });
+  };
+  if (opts.threads > 1) {
+    acceptor.async_accept(strand_executor(asio::make_strand(io)), on_accept);
+  } else {
+    acceptor.async_accept(thread_executor(io.get_executor()), on_accept);
+  }
 }
 
 listener::listener(std::unique_ptr<impl> p) noexcept : impl_(std::move(p)) {}

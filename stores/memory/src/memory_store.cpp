@@ -157,6 +157,9 @@ struct alignas(64) shard {
   std::mutex mutex;
   detail::probe_table<dedup_slot, dedup_policy> slots;
   std::vector<retained> done_heap;  // min-heap by `until`
+  // done_heap.size(), written under `mutex`: eviction skips a shard with no done key without
+  // taking its lock (with only the inbox in use, every shard, on every offer at capacity).
+  std::atomic<std::size_t> retained_count{0};
 
   [[nodiscard]] dedup_slot* find(const digest& d) {
     return slots.find(d.b, [&d](const dedup_slot& x) { return x.key == d; });
@@ -166,9 +169,15 @@ struct alignas(64) shard {
     dedup_slot* x = find(r.key);
     return x != nullptr && x->token == 0 && x->until == r.until ? x : nullptr;
   }
+  void push(const retained& r) {
+    done_heap.push_back(r);
+    std::push_heap(done_heap.begin(), done_heap.end(), ends_later{});
+    retained_count.store(done_heap.size(), std::memory_order_relaxed);
+  }
   void pop_top() {
     std::pop_heap(done_heap.begin(), done_heap.end(), ends_later{});
     done_heap.pop_back();
+    retained_count.store(done_heap.size(), std::memory_order_relaxed);
   }
   // Forgets done keys whose retention ended, looking at `budget` heap entries at most; returns how
   // many keys went.
@@ -325,7 +334,10 @@ struct memory_store::impl {
     std::string().swap(x.entry.record.body);
     std::string().swap(x.entry.record.headers);
     x.done_until = add(t, retention);
-    done_order.emplace(x.done_until, id);
+    // Acks come in about the order of their end of retention (now + a fixed retention): placed
+    // from the end, a set of millions of done keys takes the new one in constant time, where a
+    // search from the root missed the cache at every level (the store slowed as it grew).
+    done_order.emplace_hint(done_order.end(), x.done_until, id);
     return {};
   }
 
@@ -341,7 +353,9 @@ struct memory_store::impl {
   void set_state(inbox_entry& e, entry_state s) {
     by_state[state_index(e.state)].erase(e.id);
     e.state = s;
-    by_state[state_index(s)].insert(e.id);
+    // Mostly the newest id of its state (ids grow; entries settle in about offer order): the
+    // hint makes that insert constant-time, however many done ids the set holds.
+    by_state[state_index(s)].insert(by_state[state_index(s)].end(), e.id);
   }
   // Makes a queued entry due at `t`. Appended to `ready` when that keeps it in (due, id) order,
   // as it does for every offer while the clock does not go back; in `timed` otherwise.
@@ -422,6 +436,9 @@ struct memory_store::impl {
     std::optional<tick> best;
     std::size_t source = 0;
     for (std::size_t i = 0; i < shard_count; ++i) {
+      // A shard that had no done key when looked at may get one meanwhile: evicting another key
+      // first is fine (eviction is a best effort at the soonest end of retention).
+      if (shards[i].retained_count.load(std::memory_order_relaxed) == 0) continue;
       const std::lock_guard<std::mutex> lock(shards[i].mutex);
       if (const dedup_slot* x = shards[i].soonest_done(); x != nullptr && (!best || x->until < *best)) {
         best = x->until;
@@ -545,8 +562,7 @@ status memory_store::complete(std::string_view key, std::uint64_t token, std::ch
   const tick t = impl_->now();
   slot->token = 0;
   slot->until = add(t, retention);
-  s.done_heap.push_back(retained{slot->until, *d});
-  std::push_heap(s.done_heap.begin(), s.done_heap.end(), ends_later{});
+  s.push(retained{slot->until, *d});
   impl_->give_back(s.purge(t, purge_budget));
   return {};
 }
