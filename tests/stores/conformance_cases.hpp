@@ -1645,6 +1645,39 @@ TEST_SUITE(HOOKRX_STORE_SUITE) {
     CHECK(ids_of(from_middle) == std::vector<std::int64_t>{all[5].id, all[6].id});
   }
 
+  TEST_CASE_FIXTURE(::store_fixture, "done entries list by id, paged, whatever order their retentions end in") {
+    HOOKRX_CONFORMANCE_NEEDS_INBOX();
+    for (int i = 0; i < 6; ++i) must_offer(*inbox, make_record("k" + std::to_string(i)));
+    const auto batch = must_lease(*inbox, 6);
+    REQUIRE(batch.size() == 6);
+    // Acknowledged out of id order, the later ones with a shorter retention.
+    for (const std::size_t i : {5, 3, 1}) {
+      REQUIRE(outcome(inbox->ack(batch[i].id, batch[i].lease_token, retention_1h)) == "ok");
+    }
+    for (const std::size_t i : {4, 0, 2}) {
+      REQUIRE(outcome(inbox->ack(batch[i].id, batch[i].lease_token, minutes(30))) == "ok");
+    }
+    CHECK(ids_of(must_list(*inbox, hookrx::entry_state::done)) == ids_of(batch));
+    std::vector<std::int64_t> paged;
+    std::int64_t after = 0;
+    for (int page = 0; page < 6; ++page) {
+      const auto chunk = must_list(*inbox, hookrx::entry_state::done, 4, after);
+      if (chunk.empty()) break;
+      CHECK(chunk.size() <= 4);
+      for (const auto& e : chunk) {
+        CHECK(name(e.state) == "done");
+        paged.push_back(e.id);
+      }
+      after = chunk.back().id;
+    }
+    CHECK(paged == ids_of(batch));
+    CHECK(must_list(*inbox, hookrx::entry_state::done, 0).empty());
+    clock->advance(minutes(31));  // the short retentions ended: purged, the rest still listed
+    REQUIRE(inbox->purge_expired().has_value());
+    CHECK(ids_of(must_list(*inbox, hookrx::entry_state::done)) ==
+          std::vector<std::int64_t>{batch[1].id, batch[3].id, batch[5].id});
+  }
+
   TEST_CASE_FIXTURE(::store_fixture, "list shows only the entries in the state asked for") {
     HOOKRX_CONFORMANCE_NEEDS_INBOX();
     for (int i = 0; i < 10; ++i) must_offer(*inbox, make_record("k" + std::to_string(i)));

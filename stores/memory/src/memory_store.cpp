@@ -288,7 +288,10 @@ struct memory_store::impl {
   std::deque<ready_entry> ready;                       // queued, due at once: strictly by (due, id)
   std::set<std::pair<tick, std::int64_t>> timed;       // queued for later by next_attempt_at, leased by lease_until
   std::set<std::pair<tick, std::int64_t>> done_order;  // done by end of retention
-  std::array<std::set<std::int64_t>, 4> by_state;      // ids per entry_state, for list()
+  // Ids of the queued, leased and dead entries, per state, for list(). Not of the done ones, which
+  // can be a million: a set of them cost a tree insert and erase per delivery (and 48 bytes a
+  // key); list(done), an operator's occasional call, walks done_order instead.
+  std::array<std::set<std::int64_t>, 4> by_state;
   std::int64_t next_id = 1;
 
   // The poller's state: a few entries per watched extraction, not bounded by `capacity`.
@@ -350,12 +353,13 @@ struct memory_store::impl {
   [[nodiscard]] inbox_item* find(const std::string& key, std::uint64_t h) const {
     return by_key.find(h, [&key](const inbox_item& x) { return x.entry.record.key == key; });
   }
+  static bool indexed(entry_state s) noexcept { return s != entry_state::done; }
   void set_state(inbox_entry& e, entry_state s) {
-    by_state[state_index(e.state)].erase(e.id);
+    if (indexed(e.state)) by_state[state_index(e.state)].erase(e.id);
     e.state = s;
     // Mostly the newest id of its state (ids grow; entries settle in about offer order): the
-    // hint makes that insert constant-time, however many done ids the set holds.
-    by_state[state_index(s)].insert(by_state[state_index(s)].end(), e.id);
+    // hint makes that insert constant-time.
+    if (indexed(s)) by_state[state_index(s)].insert(by_state[state_index(s)].end(), e.id);
   }
   // Makes a queued entry due at `t`. Appended to `ready` when that keeps it in (due, id) order,
   // as it does for every offer while the clock does not go back; in `timed` otherwise.
@@ -378,7 +382,7 @@ struct memory_store::impl {
     const inbox_entry& e = x->entry;
     unindex_timed(e);
     if (e.state == entry_state::done) done_order.erase({x->done_until, e.id});
-    by_state[state_index(e.state)].erase(e.id);
+    if (indexed(e.state)) by_state[state_index(e.state)].erase(e.id);
     by_key.erase(x->key_hash, x);
     by_id.erase(hash_id(e.id), x);
     delete x;
@@ -736,8 +740,18 @@ status memory_store::release(std::int64_t id, std::uint64_t token) {
 result<std::vector<inbox_entry>> memory_store::list(entry_state state, std::size_t limit, std::int64_t after_id) {
   impl& m = *impl_;
   const std::lock_guard<inbox_lock> lock(m.inbox_mutex);
-  const auto& ids = m.by_state[state_index(state)];
   std::vector<inbox_entry> out;
+  if (!impl::indexed(state)) {  // done: the `limit` lowest ids after `after_id`, from done_order
+    std::vector<std::int64_t> ids;
+    for (const auto& ended : m.done_order) {
+      if (ended.second > after_id) ids.push_back(ended.second);
+    }
+    const auto n = static_cast<std::ptrdiff_t>(std::min(limit, ids.size()));
+    std::partial_sort(ids.begin(), ids.begin() + n, ids.end());
+    for (auto it = ids.begin(); it != ids.begin() + n; ++it) out.push_back(m.find(*it)->entry);
+    return out;
+  }
+  const auto& ids = m.by_state[state_index(state)];
   for (auto it = ids.upper_bound(after_id); it != ids.end() && out.size() < limit; ++it) {
     out.push_back(m.find(*it)->entry);
   }
