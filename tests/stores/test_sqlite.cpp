@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <random>
 #include <string>
 #include <thread>
@@ -102,6 +103,33 @@ VALUES ('old-key', 0, 'x', '{}', '', 0, 0, 0);)sql";
     auto leased = store->lease(100, std::chrono::seconds(30));
     REQUIRE(leased.has_value());
     CHECK(leased->size() == 20);
+  }
+
+  TEST_CASE("an offer_async completion may call back into the store: it is answered, not left waiting") {
+    temp_db db;
+    auto clock = std::make_shared<hookrx::manual_clock>();
+    auto store = open_store(db.path(), clock);
+    std::promise<std::string> answer;
+    std::future<std::string> got = answer.get_future();
+    // The completion runs on the writer thread; its release() must not wait for that thread.
+    store->offer_async(record("k"), std::chrono::seconds(30), [&](hookrx::result<hookrx::leased_offer> r) {
+      if (!r || !r->entry) {
+        answer.set_value("no leased entry");
+        return;
+      }
+      const hookrx::status released = store->release(r->entry->id, r->entry->lease_token);
+      const auto again = store->get(r->entry->id);
+      answer.set_value(!released                                        ? "release failed"
+                       : !again || !*again                              ? "entry gone"
+                       : (*again)->state != hookrx::entry_state::queued ? "not queued again"
+                                                                        : "ok");
+    });
+    REQUIRE(got.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+    CHECK(got.get() == "ok");
+    const auto leased = store->lease(10, std::chrono::seconds(30));
+    REQUIRE(leased.has_value());
+    REQUIRE(leased->size() == 1);
+    CHECK(leased->front().attempts == 1);  // the release gave the offer's attempt back
   }
 
   TEST_CASE("concurrent offers share commits and each returns only once committed") {

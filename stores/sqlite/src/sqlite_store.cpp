@@ -345,6 +345,13 @@ struct sqlite_store::impl {
   result<R> write(F&& fn) {
     auto out = std::make_shared<std::optional<result<R>>>();
     auto op = make_op<R>(std::forward<F>(fn), out);
+    if (std::this_thread::get_id() == writer_thread.get_id()) {
+      // A completion of write_async() (they run on the writer thread, after their batch
+      // committed) calling back into the store: queued, it would wait for this very thread.
+      // It commits on its own instead.
+      if (const std::optional<error> failure = commit({op})) return *failure;
+      return std::move(**out);
+    }
     std::unique_lock<std::mutex> lock(queue_mutex);
     if (stopping) return error(errc::store_unavailable, "sqlite: the store is closing");
     queue.push_back(op);
