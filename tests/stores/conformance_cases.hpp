@@ -1651,10 +1651,10 @@ TEST_SUITE(HOOKRX_STORE_SUITE) {
     const auto batch = must_lease(*inbox, 6);
     REQUIRE(batch.size() == 6);
     // Acknowledged out of id order, the later ones with a shorter retention.
-    for (const std::size_t i : {5, 3, 1}) {
+    for (const std::size_t i : {5U, 3U, 1U}) {
       REQUIRE(outcome(inbox->ack(batch[i].id, batch[i].lease_token, retention_1h)) == "ok");
     }
-    for (const std::size_t i : {4, 0, 2}) {
+    for (const std::size_t i : {4U, 0U, 2U}) {
       REQUIRE(outcome(inbox->ack(batch[i].id, batch[i].lease_token, minutes(30))) == "ok");
     }
     CHECK(ids_of(must_list(*inbox, hookrx::entry_state::done)) == ids_of(batch));
