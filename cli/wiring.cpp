@@ -546,6 +546,9 @@ status service::start(const options& o, const logger& log, metrics& stats) {
 bool service::shutdown(std::chrono::milliseconds grace, const logger& log) {
   const auto deadline = std::chrono::steady_clock::now() + grace;
   bool clean = server ? server->drain(grace) : true;
+  // Answers still owed by the store's commits (past the grace) are given now, to the stopped
+  // listener, which drops them: none can run later, once the receivers and listener are gone.
+  store->wait_async();
   log.info("stopped accepting", {{"requests_finished", clean}});
   if (stop_poller) stop_poller();
   // The inbox's stop() lets running sink calls finish; a watchdog cuts them short at the deadline.

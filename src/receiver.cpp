@@ -70,12 +70,19 @@ result<disposition> receiver::run(const request_view& request) const {
 
 void receiver::handle_async(const request_view& request, std::function<void(response)> done) const {
   // Answers exactly once: through the acceptor's completion, or here when the pipeline stopped
-  // early or threw (as in receive(): 500, the sender retries).
-  auto answered = std::make_shared<std::atomic<bool>>(false);
-  acceptor::completion finish = [this, request, done = std::move(done), answered](result<disposition> outcome) {
-    if (answered->exchange(true)) return;
+  // early or threw (as in receive(): 500, the sender retries). The server's `done` is let go once
+  // called: it may hold the connection, which must not live on in a completion an acceptor keeps.
+  struct pending {
+    std::atomic<bool> answered{false};
+    std::function<void(response)> done;
+  };
+  auto state = std::make_shared<pending>();
+  state->done = std::move(done);
+  acceptor::completion finish = [this, request, state](result<disposition> outcome) {
+    if (state->answered.exchange(true)) return;
+    const std::function<void(response)> answer = std::move(state->done);
     if (!outcome) notify_error(request, outcome.error());
-    done(make_response(std::move(outcome)));
+    answer(make_response(std::move(outcome)));
   };
   result<disposition> outcome = disposition::processed;
   try {

@@ -112,7 +112,8 @@ class receiver {
   /// handle() for servers that can answer later: `done` gets the response exactly once, possibly
   /// before this returns, possibly on another thread (the acceptor's; see acceptor::accept_async).
   /// What `request` points at (headers, body, peer) must stay valid until `done` has run. The
-  /// on_error handlers run on the thread that calls `done`.
+  /// on_error handlers run on the thread that calls `done`, and the receiver must outlive it (with
+  /// the inbox: stop the server, then inbox_store::wait_async(), then destroy the receiver).
   void handle_async(const request_view& request, std::function<void(response)> done) const;
   /// For a request the server refused before its body reached the core (the server's own body
   /// limit, a body it transformed): runs the on_error handlers and returns the response, exactly

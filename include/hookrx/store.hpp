@@ -141,6 +141,10 @@ class inbox_store {
   /// answer to the caller's own thread). The default calls the synchronous one, then `done`.
   virtual void offer_async(inbox_record rec, std::optional<std::chrono::milliseconds> lease,
                            std::function<void(result<leased_offer>)> done);
+  /// Returns once every offer_async() made before it has called its `done`: call it after the
+  /// server stopped and before destroying what those `done`s reach (the receiver, the server).
+  /// The default has nothing to wait for.
+  virtual void wait_async() {}
 
   /// Leases up to `max` entries that are due (queued with next_attempt_at <= now, or leased with
   /// an expired lease), oldest due first, for `lease`; counts an attempt on each.

@@ -132,6 +132,22 @@ VALUES ('old-key', 0, 'x', '{}', '', 0, 0, 0);)sql";
     CHECK(leased->front().attempts == 1);  // the release gave the offer's attempt back
   }
 
+  TEST_CASE("wait_async returns once every earlier offer_async has called its completion") {
+    temp_db db;
+    auto store = open_store(db.path(), std::make_shared<hookrx::manual_clock>());
+    constexpr int offers = 50;
+    std::atomic<int> completed{0};
+    for (int i = 0; i < offers; ++i) {
+      store->offer_async(record("k" + std::to_string(i)), std::nullopt,
+                         [&](const hookrx::result<hookrx::leased_offer>& r) {
+                           if (r && r->state == hookrx::offer_state::queued) completed.fetch_add(1);
+                         });
+    }
+    store->wait_async();
+    CHECK(completed.load() == offers);
+    store->wait_async();  // nothing pending: returns at once
+  }
+
   TEST_CASE("concurrent offers share commits and each returns only once committed") {
     temp_db db;
     auto store = open_store(db.path(), hookrx::system_clock());

@@ -103,15 +103,17 @@ struct listener::impl {
 
   std::vector<route> routes;
   options opts;
+  // The live sessions. Declared before `io`, so destroyed after it: destroying `io` destroys the
+  // operations still pending, and with them sessions that unregister here.
+  std::mutex sessions_mutex;
+  std::condition_variable sessions_gone;
+  std::unordered_map<tracked*, std::weak_ptr<tracked>> sessions;
   asio::io_context io;  // declared before the acceptor, which must be destroyed first
   tcp::acceptor acceptor{io};
   std::vector<std::thread> threads;
   std::atomic<std::uint64_t> accepted{0};
   std::atomic<bool> stopped{false};
   std::atomic<bool> draining{false};
-  std::mutex sessions_mutex;
-  std::condition_variable sessions_gone;
-  std::unordered_map<tracked*, std::weak_ptr<tracked>> sessions;
   std::uint16_t port = 0;
   std::uint64_t largest_cap = 0;  // the largest body any route accepts
 };

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -679,6 +680,16 @@ void sqlite_store::offer_async(inbox_record rec, std::optional<std::chrono::mill
                                        done(answer(*stored, std::move(*kept)));
                                      }
                                    });
+}
+
+void sqlite_store::wait_async() {
+  // A write of nothing, queued behind them: the writer calls the completions of a batch in
+  // order, so when this one's runs, every earlier one has returned.
+  std::promise<void> reached;
+  std::future<void> done = reached.get_future();
+  impl_->write_async<bool>([](impl& /*self*/) -> result<bool> { return true; },
+                           [&reached](const result<bool>& /*ignored*/) { reached.set_value(); });
+  done.wait();
 }
 
 result<std::vector<inbox_entry>> sqlite_store::lease(std::size_t max, std::chrono::milliseconds lease) {

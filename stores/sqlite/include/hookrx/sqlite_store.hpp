@@ -58,6 +58,7 @@ class sqlite_store final : public dedup_store, public inbox_store, public poll_s
   /// Queues the offer for the writer's next commit and returns; `done` runs on the writer thread.
   void offer_async(inbox_record rec, std::optional<std::chrono::milliseconds> lease,
                    std::function<void(result<leased_offer>)> done) override;
+  void wait_async() override;
   [[nodiscard]] result<std::vector<inbox_entry>> lease(std::size_t max, std::chrono::milliseconds lease) override;
   [[nodiscard]] status ack(std::int64_t id, std::uint64_t token, std::chrono::milliseconds retention) override;
   [[nodiscard]] result<std::size_t> ack_all(const std::vector<lease_ref>& leases,
