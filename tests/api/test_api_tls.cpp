@@ -13,6 +13,8 @@
 #include <string>
 #include <thread>
 
+#include <unistd.h>
+
 #include "hookrx/api.hpp"
 
 namespace {
@@ -59,8 +61,11 @@ bool make_certificate(const std::string& san, const std::string& cert_path, cons
 }
 
 struct tls_server {
-  std::string cert = "hookrx_api_tls_cert.pem";
-  std::string key = "hookrx_api_tls_key.pem";
+  // Named per process: ctest runs the cases of this file as parallel processes in one directory,
+  // and a shared name let one case remove or rewrite the files another was loading (seen in CI:
+  // SSLServer::is_valid() false).
+  std::string cert = "hookrx_api_tls_cert_" + std::to_string(::getpid()) + ".pem";
+  std::string key = "hookrx_api_tls_key_" + std::to_string(::getpid()) + ".pem";
   std::unique_ptr<httplib::SSLServer> server;
   std::thread thread;
   std::atomic<int> served{0};
