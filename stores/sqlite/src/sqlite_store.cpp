@@ -683,6 +683,9 @@ void sqlite_store::offer_async(inbox_record rec, std::optional<std::chrono::mill
 }
 
 void sqlite_store::wait_async() {
+  // From a completion (the writer thread) there is nothing it could wait for without waiting for
+  // itself: the completions before it have run, the rest run once it returns.
+  if (std::this_thread::get_id() == impl_->writer_thread.get_id()) return;
   // A write of nothing, queued behind them: the writer calls the completions of a batch in
   // order, so when this one's runs, every earlier one has returned.
   std::promise<void> reached;
