@@ -78,11 +78,11 @@ void receiver::handle_async(const request_view& request, std::function<void(resp
   };
   auto state = std::make_shared<pending>();
   state->done = std::move(done);
-  acceptor::completion finish = [this, request, state](result<disposition> outcome) {
+  acceptor::completion finish = [this, request, state](const result<disposition>& outcome) {
     if (state->answered.exchange(true)) return;
     const std::function<void(response)> answer = std::move(state->done);
     if (!outcome) notify_error(request, outcome.error());
-    answer(make_response(std::move(outcome)));
+    answer(make_response(outcome));
   };
   result<disposition> outcome = disposition::processed;
   try {

@@ -29,6 +29,7 @@ result<leased_offer> inbox_store::offer_leased(inbox_record rec, std::chrono::mi
   return leased_offer{*stored, std::nullopt};
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): by value, so that overrides keep it
 void inbox_store::offer_async(inbox_record rec, std::optional<std::chrono::milliseconds> lease,
                               std::function<void(result<leased_offer>)> done) {
   if (lease) {

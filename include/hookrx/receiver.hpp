@@ -44,6 +44,7 @@ class acceptor {
   /// An acceptor whose store commits in batches (the inbox on SQLite) overrides it, so that a
   /// server thread goes on serving other connections while a commit is pending instead of
   /// blocking on it. The default calls accept() and then `done`. Never throws.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): by value, so that overrides keep it
   virtual void accept_async(event&& ev, const request_view& request, const dispatcher& handlers, completion done) {
     done(accept(std::move(ev), request, handlers));
   }
