@@ -29,9 +29,10 @@ result<leased_offer> inbox_store::offer_leased(inbox_record rec, std::chrono::mi
   return leased_offer{*stored, std::nullopt};
 }
 
-// NOLINTNEXTLINE(performance-unnecessary-value-param): by value, so that overrides keep it
-void inbox_store::offer_async(inbox_record rec, std::optional<std::chrono::milliseconds> lease,
-                              std::function<void(result<leased_offer>)> done) {
+// `done` by value, so that overrides keep it.
+void inbox_store::offer_async(
+    inbox_record rec, std::optional<std::chrono::milliseconds> lease,
+    std::function<void(result<leased_offer>)> done) {  // NOLINT(performance-unnecessary-value-param)
   if (lease) {
     done(offer_leased(std::move(rec), *lease));
     return;
