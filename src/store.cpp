@@ -45,6 +45,11 @@ void inbox_store::offer_async(
   done(leased_offer{*stored, std::nullopt});
 }
 
+void poll_store::note_document_async(provider source, std::string id, time_point due_if_new,
+                                     std::function<void(status)> done) {  // NOLINT(performance-unnecessary-value-param)
+  done(note_document(source, id, due_if_new));
+}
+
 result<std::size_t> inbox_store::ack_all(const std::vector<lease_ref>& leases, std::chrono::milliseconds retention) {
   std::size_t acknowledged = 0;
   for (const lease_ref& l : leases) {

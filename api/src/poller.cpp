@@ -132,6 +132,39 @@ class watching_acceptor final : public acceptor {
     return r;
   }
 
+  // Document webhooks, the bulk of the traffic, stay asynchronous when the inbox is (SQLite): the
+  // offer, then the note, are queued for the writer's commits, and the server thread serves
+  // other connections meanwhile instead of waiting for two commits in a row. The answer still
+  // waits for the note, as accept() does. The rest (job and batch events, Parashift's terminal
+  // topics) take accept(): they read the watch between two writes.
+  void accept_async(event&& ev, const request_view& request, const dispatcher& handlers, completion done) override {
+    if (ev.is_test() || ev.origin() == delivery_origin::poll) {
+      inner_->accept_async(std::move(ev), request, handlers, std::move(done));
+      return;
+    }
+    const auto* doc = ev.get_if<document_completed>();
+    if (ev.source() != provider::perfectparser || doc == nullptr) {
+      acceptor::accept_async(std::move(ev), request, handlers, std::move(done));
+      return;
+    }
+    std::string ext = doc->extraction_id;
+    inner_->accept_async(
+        std::move(ev), request, handlers,
+        [s = s_, ext = std::move(ext), done = std::move(done)](result<disposition> r) mutable {
+          if (!newly_accepted(r)) {
+            done(std::move(r));
+            return;
+          }
+          const time_point due = s->time->now() + s->options.grace;
+          s->state->note_document_async(
+              provider::perfectparser, ext, due,
+              [s, ext, r = std::move(r), done = std::move(done)](const status& st) mutable {
+                if (!st) s->fail("could not note a document of extraction " + ext + ": " + st.error().message());
+                done(std::move(r));
+              });
+        });
+  }
+
  private:
   // The extraction's terminal webhook came. When it says no more documents finished than the
   // document webhooks counted, nothing is missing: no poll. Otherwise (or when it cannot tell)

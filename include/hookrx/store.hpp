@@ -141,9 +141,10 @@ class inbox_store {
   /// answer to the caller's own thread). The default calls the synchronous one, then `done`.
   virtual void offer_async(inbox_record rec, std::optional<std::chrono::milliseconds> lease,
                            std::function<void(result<leased_offer>)> done);
-  /// Returns once every offer_async() made before it has called its `done`: call it after the
-  /// server stopped and before destroying what those `done`s reach (the receiver, the server).
-  /// The default has nothing to wait for.
+  /// Returns once every offer_async() made before it has called its `done`, and so has every
+  /// asynchronous call of this store those `done`s made in turn (poll_store::note_document_async()
+  /// on the same store): call it after the server stopped and before destroying what those `done`s
+  /// reach (the receiver, the server). The default has nothing to wait for.
   virtual void wait_async() {}
 
   /// Leases up to `max` entries that are due (queued with next_attempt_at <= now, or leased with
@@ -211,6 +212,11 @@ class poll_store {
   /// Counts one more document webhook for an extraction, watching it (due at `due_if_new`) when it
   /// was not watched yet. Atomic: concurrent calls from several instances all count.
   [[nodiscard]] virtual status note_document(provider source, std::string_view id, time_point due_if_new) = 0;
+  /// note_document() that may finish later, on another thread, as inbox_store::offer_async() does
+  /// (SQLite queues it for the writer's next commit): `done` is called exactly once, and must be
+  /// quick. The default calls the synchronous one, then `done`.
+  virtual void note_document_async(provider source, std::string id, time_point due_if_new,
+                                   std::function<void(status)> done);
   /// The watched ids due now (due_at <= now), earliest first, at most `max`.
   [[nodiscard]] virtual result<std::vector<watch_entry>> due(std::size_t max) = 0;
   /// After a poll that left the id open: one poll more, due again at `next`. not_found when the

@@ -276,6 +276,80 @@ TEST_SUITE("poller end to end") {
     CHECK(api->max_in_window(60s) <= static_cast<std::size_t>(budget_per_minute));
   }
 
+  TEST_CASE("document webhooks taken asynchronously on SQLite are noted once each, before their answer") {
+    // The way hookrx serve takes them (accept_async): the offer and the note are commits of the
+    // SQLite writer, and the answer comes from the note's. Four threads send 3 extractions x 10
+    // documents, each document twice; then the job webhooks settle every extraction without a
+    // request, as they do when the documents were accepted synchronously.
+    auto api = start_fake();
+    auto clock = std::make_shared<hookrx::manual_clock>();
+    hookrx_test::temp_db db;
+    hookrx::sqlite_options so;
+    so.path = db.path();
+    auto opened = hookrx::sqlite_store::open(so, clock);
+    REQUIRE(opened.has_value());
+    const std::shared_ptr<hookrx::sqlite_store> store = *opened;
+    const dataset d = make_dataset(*api, 3, clock->now() - 30min);
+    hookrx::dispatcher handlers;
+    auto box = hookrx::inbox::create(store, handlers, {}, clock);
+    hookrx::poller_options po;
+    po.grace = 10min;
+    po.sweep = false;
+    auto p = hookrx::poller::create(store, store, store, client_for(*api, make_budget()), handlers, po, clock);
+    REQUIRE_MESSAGE(p.has_value(), hookrx_test::why(p));
+    const std::shared_ptr<hookrx::acceptor> accept = (*p)->wrap(box->acceptor());
+
+    std::mutex mutex;
+    std::map<std::string, int> answers;  // disposition -> count
+    int answered_before_noted = 0;
+    auto send = [&](const std::string& body, const std::string& ext) {
+      auto ev = hookrx::parse_event(hookrx::provider::perfectparser, body);
+      REQUIRE(ev.has_value());
+      accept->accept_async(std::move(*ev), hookrx::request_view(), handlers,
+                           [&, ext](const hookrx::result<hookrx::disposition>& r) {
+                             // On the writer thread. A new document's answer comes after its note
+                             // (a duplicate notes nothing: it may come first).
+                             const auto w = store->watched(hookrx::provider::perfectparser, ext);
+                             const std::lock_guard<std::mutex> lock(mutex);
+                             ++answers[r ? std::string(hookrx::to_string(*r)) : r.error().message()];
+                             const bool queued = r && *r == hookrx::disposition::queued;
+                             if (queued && (!w || !w->has_value())) ++answered_before_noted;
+                           });
+    };
+    std::vector<std::thread> senders;
+    for (int t = 0; t < 4; ++t) {
+      senders.emplace_back([&, t] {
+        for (std::size_t i = 0; i < d.extractions.size(); ++i) {
+          const auto& x = d.extractions[i];
+          for (std::size_t j = static_cast<std::size_t>(t) % 2; j < x.documents.size(); j += 2) {
+            send(hookrx::testing::document_webhook_body(x, x.documents[j]), x.extraction_id);
+          }
+        }
+      });
+    }
+    for (auto& t : senders) t.join();
+    store->wait_async();
+    CHECK(answers["queued"] == 30);
+    CHECK(answers["duplicate"] == 30);
+    CHECK(answers.size() == 2);
+    CHECK(answered_before_noted == 0);
+    for (const auto& x : d.extractions) {
+      const auto w = store->watched(hookrx::provider::perfectparser, x.extraction_id);
+      REQUIRE(w.has_value());
+      REQUIRE(w->has_value());
+      CHECK((*w)->documents_seen == 10);  // duplicates are not counted
+      auto ev = hookrx::parse_event(hookrx::provider::perfectparser, hookrx::testing::job_webhook_body(x));
+      REQUIRE(ev.has_value());
+      const hookrx::result<hookrx::disposition> r = accept->accept(std::move(*ev), hookrx::request_view(), handlers);
+      REQUIRE(r.has_value());
+    }
+    clock->advance(1h);
+    auto round = (*p)->run_once();
+    REQUIRE_MESSAGE(round.has_value(), hookrx_test::why(round));
+    CHECK(round->polled == 0);
+    CHECK(api->count() == 0);
+  }
+
   TEST_CASE("a restart in the middle of a sweep misses nothing and fetches no page twice beyond the overlap") {
     hookrx::testing::fake_api_options fo;
     // Short windows: the vendor's Remaining stays high, so the budget has no reason to slow down

@@ -895,6 +895,28 @@ TEST_SUITE(HOOKRX_STORE_SUITE) {
     CHECK((*w)->polls == 0);
   }
 
+  TEST_CASE_FIXTURE(::store_fixture, "note_document_async counts as note_document does and calls done once each") {
+    HOOKRX_CONFORMANCE_NEEDS_POLL();
+    const auto due_at = clock->now() + minutes(10);
+    constexpr int notes = 20;
+    std::atomic<int> ok{0};
+    std::atomic<int> calls{0};
+    for (int i = 0; i < notes; ++i) {
+      ps->note_document_async(hookrx::provider::perfectparser, "ext_async", due_at, [&](const hookrx::status& st) {
+        calls.fetch_add(1);
+        if (st) ok.fetch_add(1);
+      });
+    }
+    if (inbox != nullptr) inbox->wait_async();  // a store that completes later (SQLite) has by now
+    CHECK(calls.load() == notes);
+    CHECK(ok.load() == notes);
+    auto w = ps->watched(hookrx::provider::perfectparser, "ext_async");
+    REQUIRE(w.has_value());
+    REQUIRE(w->has_value());
+    CHECK((*w)->documents_seen == notes);
+    CHECK(ms_of((*w)->due_at) == ms_of(due_at));
+  }
+
   // --- poll store: watermarks and the leader lease ------------------------------------------------
 
   TEST_CASE_FIXTURE(::store_fixture, "a watermark is unset until set, then keeps the last value to the millisecond") {

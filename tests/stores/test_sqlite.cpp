@@ -148,6 +148,31 @@ VALUES ('old-key', 0, 'x', '{}', '', 0, 0, 0);)sql";
     store->wait_async();  // nothing pending: returns at once
   }
 
+  TEST_CASE("wait_async also waits for what a completion queued in turn") {
+    // The poller's document path: the offer's completion queues a note, whose completion answers.
+    // A marker queued behind the offers alone would be passed before the notes complete.
+    temp_db db;
+    auto store = open_store(db.path(), std::make_shared<hookrx::manual_clock>());
+    constexpr int offers = 50;
+    std::atomic<int> answered{0};
+    for (int i = 0; i < offers; ++i) {
+      store->offer_async(record("k" + std::to_string(i)), std::nullopt,
+                         [&](const hookrx::result<hookrx::leased_offer>& r) {
+                           if (!r) return;
+                           store->note_document_async(hookrx::provider::perfectparser, "ext_chain",
+                                                      hookrx::time_point{}, [&](const hookrx::status& st) {
+                                                        if (st) answered.fetch_add(1);
+                                                      });
+                         });
+    }
+    store->wait_async();
+    CHECK(answered.load() == offers);
+    auto w = store->watched(hookrx::provider::perfectparser, "ext_chain");
+    REQUIRE(w.has_value());
+    REQUIRE(w->has_value());
+    CHECK((*w)->documents_seen == offers);
+  }
+
   TEST_CASE("concurrent offers share commits and each returns only once committed") {
     temp_db db;
     auto store = open_store(db.path(), hookrx::system_clock());

@@ -7,7 +7,6 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
-#include <future>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -223,6 +222,11 @@ struct sqlite_store::impl {
   std::condition_variable queued;
   std::deque<std::shared_ptr<write_op>> queue;
   bool stopping = false;
+  // write_async() ops queued and not completed yet, for wait_async(). A completion that queues
+  // another (the poller notes a document once its offer is stored) counts it before its own is
+  // counted off, so the count reaches zero only when a whole chain has run.
+  std::size_t async_pending = 0;
+  std::condition_variable async_drained;
   std::thread writer_thread;
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> writes{0};
@@ -379,6 +383,7 @@ struct sqlite_store::impl {
       const std::lock_guard<std::mutex> lock(queue_mutex);
       if (!stopping) {
         queue.push_back(std::move(op));
+        ++async_pending;
         queued.notify_one();
         return;
       }
@@ -408,12 +413,19 @@ struct sqlite_store::impl {
           if (!op->then) op->committed.notify_one();
         }
       }
+      std::size_t completed = 0;
       for (const auto& op : batch) {
         if (!op->then) continue;
         try {
           op->then(op->failure);
         } catch (...) {  // a completion that throws loses its own answer, never the writer
         }
+        ++completed;
+      }
+      if (completed > 0) {
+        const std::lock_guard<std::mutex> lock(queue_mutex);
+        async_pending -= completed;
+        if (async_pending == 0) async_drained.notify_all();
       }
       batch.clear();
     }
@@ -686,13 +698,8 @@ void sqlite_store::wait_async() {
   // From a completion (the writer thread) there is nothing it could wait for without waiting for
   // itself: the completions before it have run, the rest run once it returns.
   if (std::this_thread::get_id() == impl_->writer_thread.get_id()) return;
-  // A write of nothing, queued behind them: the writer calls the completions of a batch in
-  // order, so when this one's runs, every earlier one has returned.
-  std::promise<void> reached;
-  std::future<void> done = reached.get_future();
-  impl_->write_async<bool>([](impl& /*self*/) -> result<bool> { return true; },
-                           [&reached](const result<bool>& /*ignored*/) { reached.set_value(); });
-  done.wait();
+  std::unique_lock<std::mutex> lock(impl_->queue_mutex);
+  impl_->async_drained.wait(lock, [this] { return impl_->async_pending == 0; });
 }
 
 result<std::vector<inbox_entry>> sqlite_store::lease(std::size_t max, std::chrono::milliseconds lease) {
@@ -871,16 +878,28 @@ result<bool> sqlite_store::watch(const watch_entry& e) {
   });
 }
 
+namespace {
+status note_document_into(sqlite_store::impl& self, provider source, std::string_view id, time_point due_if_new) {
+  auto s = self.writer.prepare(
+      "INSERT INTO hookrx_watch (provider, id, due_at, documents_seen) VALUES (?1, ?2, ?3, 1) "
+      "ON CONFLICT (provider, id) DO UPDATE SET documents_seen = documents_seen + 1");
+  if (!s) return s.error();
+  s->bind(1, static_cast<std::int64_t>(source)).bind(2, id).bind(3, to_ms(due_if_new));
+  if (auto n = s->run("note document"); !n) return n.error();
+  return {};
+}
+}  // namespace
+
 status sqlite_store::note_document(provider source, std::string_view id, time_point due_if_new) {
-  return impl_->write<void>([source, id, due_if_new](impl& self) -> status {
-    auto s = self.writer.prepare(
-        "INSERT INTO hookrx_watch (provider, id, due_at, documents_seen) VALUES (?1, ?2, ?3, 1) "
-        "ON CONFLICT (provider, id) DO UPDATE SET documents_seen = documents_seen + 1");
-    if (!s) return s.error();
-    s->bind(1, static_cast<std::int64_t>(source)).bind(2, id).bind(3, to_ms(due_if_new));
-    if (auto n = s->run("note document"); !n) return n.error();
-    return {};
-  });
+  return impl_->write<void>(
+      [source, id, due_if_new](impl& self) { return note_document_into(self, source, id, due_if_new); });
+}
+
+void sqlite_store::note_document_async(provider source, std::string id, time_point due_if_new,
+                                       std::function<void(status)> done) {
+  impl_->write_async<void>(
+      [source, id = std::move(id), due_if_new](impl& self) { return note_document_into(self, source, id, due_if_new); },
+      std::move(done));
 }
 
 result<std::vector<watch_entry>> sqlite_store::due(std::size_t max) {

@@ -73,6 +73,9 @@ class sqlite_store final : public dedup_store, public inbox_store, public poll_s
   [[nodiscard]] status replay(std::int64_t id) override;
   [[nodiscard]] result<bool> watch(const watch_entry& e) override;
   [[nodiscard]] status note_document(provider source, std::string_view id, time_point due_if_new) override;
+  /// Queues the note for the writer's next commit and returns; `done` runs on the writer thread.
+  void note_document_async(provider source, std::string id, time_point due_if_new,
+                           std::function<void(status)> done) override;
   [[nodiscard]] result<std::vector<watch_entry>> due(std::size_t max) override;
   [[nodiscard]] status reschedule(provider source, std::string_view id, time_point next) override;
   [[nodiscard]] status unwatch(provider source, std::string_view id) override;
