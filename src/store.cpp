@@ -45,6 +45,26 @@ void inbox_store::offer_async(
   done(leased_offer{*stored, std::nullopt});
 }
 
+// NOLINTBEGIN(performance-unnecessary-value-param): by value, so that overrides can keep them
+void dedup_store::try_claim_async(std::string key, std::chrono::milliseconds lease,
+                                  std::function<void(result<claim>)> done) {
+  done(try_claim(key, lease));
+}
+
+void dedup_store::complete_async(std::string key, std::uint64_t token, std::chrono::milliseconds retention,
+                                 std::function<void(status)> done) {
+  done(complete(key, token, retention));
+}
+
+void dedup_store::release_async(std::string key, std::uint64_t token, std::function<void(status)> done) {
+  done(release(key, token));
+}
+
+void poll_store::unwatch_async(provider source, std::string id, std::function<void(status)> done) {
+  done(unwatch(source, id));
+}
+// NOLINTEND(performance-unnecessary-value-param)
+
 void poll_store::note_document_async(provider source, std::string id, time_point due_if_new,
                                      std::function<void(status)> done) {  // NOLINT(performance-unnecessary-value-param)
   done(note_document(source, id, due_if_new));

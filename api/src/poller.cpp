@@ -85,6 +85,39 @@ struct shared_state {
   }
 };
 
+// The document id of a Parashift terminal topic (processing finished or failed), if `ev` is one.
+std::optional<std::string> parashift_terminal_id(const event& ev) {
+  const auto* d = ev.get_if<document_event>();
+  if (d == nullptr ||
+      (d->topic != parashift_topic::processing_finished && d->topic != parashift_topic::processing_failed)) {
+    return std::nullopt;
+  }
+  std::string id = d->id ? *d->id : (d->document_id ? std::to_string(*d->document_id) : std::string());
+  if (id.empty()) return std::nullopt;
+  return id;
+}
+
+// A copy of a delivery, for a step that runs after the call that brought it has returned (a
+// request_view only lives as long as the server's request). Not copyable: its views point into it.
+class owned_request {
+ public:
+  explicit owned_request(const request_view& r) : body_(r.body()), peer_(r.peer()) {
+    kept_.reserve(r.header_count());
+    for (const header_view& h : r) kept_.emplace_back(std::string(h.name), std::string(h.value));
+    views_.reserve(kept_.size());
+    for (const auto& [name, value] : kept_) views_.push_back({name, value});
+  }
+  owned_request(const owned_request&) = delete;
+  owned_request& operator=(const owned_request&) = delete;
+  [[nodiscard]] request_view view() const { return {body_, views_.data(), views_.size(), peer_}; }
+
+ private:
+  std::string body_;
+  std::string peer_;
+  std::vector<std::pair<std::string, std::string>> kept_;
+  std::vector<header_view> views_;
+};
+
 // The decorator the receiver accepts through: every event goes on to `inner`; on the way it
 // notes what the poller must know.
 class watching_acceptor final : public acceptor {
@@ -132,19 +165,32 @@ class watching_acceptor final : public acceptor {
     return r;
   }
 
-  // Document webhooks, the bulk of the traffic, stay asynchronous when the inbox is (SQLite): the
-  // offer, then the note, are queued for the writer's commits, and the server thread serves
-  // other connections meanwhile instead of waiting for two commits in a row. The answer still
-  // waits for the note, as accept() does. The rest (job and batch events, Parashift's terminal
-  // topics) take accept(): they read the watch between two writes.
+  // accept(), in steps that stay asynchronous when the stores are (SQLite): each write is queued
+  // for the writer's next commit, and the server thread serves other connections meanwhile
+  // instead of waiting for two to four commits in a row. The answer comes when accept() would
+  // give it. PerfectParser job and batch events take accept(): they read the watch between two
+  // writes, and come once per extraction.
   void accept_async(event&& ev, const request_view& request, const dispatcher& handlers, completion done) override {
-    if (ev.is_test() || ev.origin() == delivery_origin::poll) {
+    if (ev.is_test()) {
       inner_->accept_async(std::move(ev), request, handlers, std::move(done));
       return;
     }
+    if (ev.source() == provider::parashift) {
+      std::optional<std::string> id = parashift_terminal_id(ev);
+      if (!id) {
+        inner_->accept_async(std::move(ev), request, handlers, std::move(done));
+        return;
+      }
+      accept_parashift_async(std::move(ev), request, handlers, std::move(*id), std::move(done));
+      return;
+    }
     const auto* doc = ev.get_if<document_completed>();
-    if (ev.source() != provider::perfectparser || doc == nullptr) {
-      acceptor::accept_async(std::move(ev), request, handlers, std::move(done));
+    if (ev.origin() == delivery_origin::poll || doc == nullptr) {
+      if (ev.origin() == delivery_origin::poll) {
+        inner_->accept_async(std::move(ev), request, handlers, std::move(done));
+      } else {
+        acceptor::accept_async(std::move(ev), request, handlers, std::move(done));
+      }
       return;
     }
     std::string ext = doc->extraction_id;
@@ -189,15 +235,10 @@ class watching_acceptor final : public acceptor {
   // their keys differ (the document changed in between): a marker per document id, claimed
   // around the accept so that a crash in between leaves it claimable again.
   result<disposition> accept_parashift(event&& ev, const request_view& request, const dispatcher& handlers) {
-    const auto* d = ev.get_if<document_event>();
-    if (d == nullptr ||
-        (d->topic != parashift_topic::processing_finished && d->topic != parashift_topic::processing_failed)) {
-      return inner_->accept(std::move(ev), request, handlers);
-    }
-    std::string id = d->id ? *d->id : (d->document_id ? std::to_string(*d->document_id) : std::string());
-    if (id.empty()) return inner_->accept(std::move(ev), request, handlers);
+    const std::optional<std::string> id = parashift_terminal_id(ev);
+    if (!id) return inner_->accept(std::move(ev), request, handlers);
     const bool webhook = ev.origin() == delivery_origin::webhook;
-    const std::string mark = "parashift:terminal:" + id;
+    const std::string mark = "parashift:terminal:" + *id;
     const result<claim> c = s_->marks->try_claim(mark, marker_claim);
     if (!c) return error(errc::store_unavailable, c.error().message());
     if (c->state == claim_state::done) return disposition::duplicate;
@@ -206,12 +247,62 @@ class watching_acceptor final : public acceptor {
     if (r) {
       (void)s_->marks->complete(mark, c->token, s_->options.terminal_retention);
       if (webhook) {
-        if (status st = s_->state->unwatch(provider::parashift, id); !st) s_->fail(st.error().message());
+        if (status st = s_->state->unwatch(provider::parashift, *id); !st) s_->fail(st.error().message());
       }
     } else {
       (void)s_->marks->release(mark, c->token);
     }
     return r;
+  }
+
+  // accept_parashift() in asynchronous steps: claim the marker; accept; then complete the marker
+  // (and, for a webhook, unwatch the document, which only logs a failure) or release it.
+  void accept_parashift_async(event&& ev, const request_view& request, const dispatcher& handlers, std::string id,
+                              completion done) {
+    struct steps {
+      steps(std::shared_ptr<shared_state> state, std::shared_ptr<acceptor> next, const dispatcher& to, event&& e,
+            const request_view& r, std::string document, completion finish)
+          : s(std::move(state)),
+            inner(std::move(next)),
+            handlers(&to),
+            ev(std::move(e)),
+            request(r),
+            id(std::move(document)),
+            mark("parashift:terminal:" + id),
+            webhook(ev.origin() == delivery_origin::webhook),
+            done(std::move(finish)) {}
+      std::shared_ptr<shared_state> s;
+      std::shared_ptr<acceptor> inner;
+      const dispatcher* handlers;
+      event ev;
+      owned_request request;
+      std::string id;
+      std::string mark;
+      bool webhook;
+      completion done;
+      std::uint64_t token = 0;
+    };
+    auto st = std::make_shared<steps>(s_, inner_, handlers, std::move(ev), request, std::move(id), std::move(done));
+    s_->marks->try_claim_async(st->mark, marker_claim, [st](const result<claim>& c) {
+      if (!c) return st->done(error(errc::store_unavailable, c.error().message()));
+      if (c->state == claim_state::done) return st->done(disposition::duplicate);
+      if (c->state == claim_state::in_progress) return st->done(errc::in_progress);
+      st->token = c->token;
+      const request_view kept = st->request.view();
+      st->inner->accept_async(std::move(st->ev), kept, *st->handlers, [st](result<disposition> r) {
+        if (!r) {
+          st->s->marks->release_async(st->mark, st->token, [st, r](const status& /*ignored*/) { st->done(r); });
+          return;
+        }
+        if (st->webhook) {
+          st->s->state->unwatch_async(provider::parashift, st->id, [s = st->s](const status& u) {
+            if (!u) s->fail(u.error().message());
+          });
+        }
+        st->s->marks->complete_async(st->mark, st->token, st->s->options.terminal_retention,
+                                     [st, r](const status& /*ignored*/) { st->done(r); });
+      });
+    });
   }
 
   std::shared_ptr<shared_state> s_;

@@ -66,6 +66,15 @@ class dedup_store {
                                         std::chrono::milliseconds retention) = 0;
   /// Gives a claim up so that the next try_claim() wins it. A stale token is a no-op.
   [[nodiscard]] virtual status release(std::string_view key, std::uint64_t token) = 0;
+
+  /// try_claim(), complete() and release() that may finish later, on another thread, as
+  /// inbox_store::offer_async() does (SQLite queues them for the writer's next commit): `done` is
+  /// called exactly once, and must be quick. The defaults call the synchronous ones, then `done`.
+  virtual void try_claim_async(std::string key, std::chrono::milliseconds lease,
+                               std::function<void(result<claim>)> done);
+  virtual void complete_async(std::string key, std::uint64_t token, std::chrono::milliseconds retention,
+                              std::function<void(status)> done);
+  virtual void release_async(std::string key, std::uint64_t token, std::function<void(status)> done);
   /// Forgets keys whose retention (or claim) has ended; returns how many. Stores that expire keys
   /// by themselves (Redis TTLs) have nothing to do.
   [[nodiscard]] virtual result<std::size_t> purge_expired() { return std::size_t{0}; }
@@ -224,6 +233,8 @@ class poll_store {
   [[nodiscard]] virtual status reschedule(provider source, std::string_view id, time_point next) = 0;
   /// Stops watching (settled: its terminal events are all accepted). Unknown ids are a no-op.
   [[nodiscard]] virtual status unwatch(provider source, std::string_view id) = 0;
+  /// unwatch() that may finish later, as note_document_async() does.
+  virtual void unwatch_async(provider source, std::string id, std::function<void(status)> done);
   /// The entry, or nullopt when the id is not watched.
   [[nodiscard]] virtual result<std::optional<watch_entry>> watched(provider source, std::string_view id) = 0;
 

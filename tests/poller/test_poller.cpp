@@ -185,12 +185,26 @@ struct instance {
     o.sweep = false;
     return o;
   }
+  // Through accept(), or through accept_async() as hookrx serve's server takes webhooks.
+  bool async = false;
   std::string deliver(hookrx::provider source, const std::string& body) {
     auto ev = hookrx::parse_event(source, body);
     REQUIRE(ev.has_value());
-    auto r = accept->accept(std::move(*ev), hookrx::request_view(), handlers);
-    if (!r) return std::string(hookrx::to_string(r.error().code()));
-    return std::string(hookrx::to_string(*r));
+    std::optional<hookrx::result<hookrx::disposition>> r;
+    if (async) {
+      int calls = 0;
+      accept->accept_async(std::move(*ev), hookrx::request_view(), handlers,
+                           [&](hookrx::result<hookrx::disposition> got) {
+                             ++calls;
+                             r = std::move(got);
+                           });
+      CHECK(calls == 1);  // the memory store answers at once
+    } else {
+      r = accept->accept(std::move(*ev), hookrx::request_view(), handlers);
+    }
+    REQUIRE(r.has_value());
+    if (!*r) return std::string(hookrx::to_string(r->error().code()));
+    return std::string(hookrx::to_string(**r));
   }
   hookrx::poll_round round() {
     auto r = poller->run_once();
@@ -253,9 +267,13 @@ TEST_SUITE("poller") {
   }
 
   TEST_CASE("documents whose webhooks came cost no request: only the missing one is fetched") {
+    bool async = false;
+    SUBCASE("accept") { async = false; }
+    SUBCASE("accept_async") { async = true; }
     setup s;
     s.vendor->exts["ext_2"] = {"completed", iso(2), {{"d1"}, {"d2"}, {"d3"}}};
     instance a(s.clock, s.store, s.vendor);
+    a.async = async;
     CHECK(a.deliver(hookrx::provider::perfectparser, doc_webhook("ext_2", "d1")) == "queued");
     CHECK(a.deliver(hookrx::provider::perfectparser, doc_webhook("ext_2", "d3")) == "queued");
     a.drain();
@@ -270,9 +288,13 @@ TEST_SUITE("poller") {
   }
 
   TEST_CASE("a job webhook that accounts for every document settles the extraction without any request") {
+    bool async = false;
+    SUBCASE("accept") { async = false; }
+    SUBCASE("accept_async") { async = true; }
     setup s;
     s.vendor->exts["ext_3"] = {"completed", iso(3), {{"d1"}, {"d2"}}};
     instance a(s.clock, s.store, s.vendor);
+    a.async = async;
     CHECK(a.deliver(hookrx::provider::perfectparser, doc_webhook("ext_3", "d1")) == "queued");
     CHECK(a.deliver(hookrx::provider::perfectparser, doc_webhook("ext_3", "d1")) == "duplicate");  // not counted twice
     CHECK(a.deliver(hookrx::provider::perfectparser, doc_webhook("ext_3", "d2")) == "queued");
@@ -438,10 +460,14 @@ TEST_SUITE("poller") {
   }
 
   TEST_CASE("a Parashift terminal topic acts once per document, by webhook or by poll, whichever comes first") {
+    bool async = false;
+    SUBCASE("accept") { async = false; }
+    SUBCASE("accept_async") { async = true; }
     setup s;
     s.vendor->ps_docs["101"] = {"done", "2026-06-20T10:05:00.000Z"};
     s.vendor->ps_docs["102"] = {"failed", "2026-06-20T10:06:00.000Z"};
     instance a(s.clock, s.store, s.vendor);
+    a.async = async;
     const hookrx::time_point expected = s.clock->now() + 1min;
     REQUIRE(a.poller->watch_parashift("101", expected));
     REQUIRE(a.poller->watch_parashift("102", expected));

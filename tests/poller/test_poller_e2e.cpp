@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -459,6 +460,12 @@ TEST_SUITE("poller end to end") {
   }
 
   TEST_CASE("Parashift: overdue documents are fetched, and each terminal topic acts once by webhook or poll") {
+    // Webhooks over HTTP through a server that takes the synchronous way (accept()), or through
+    // receiver::handle_async() as hookrx serve takes them (accept_async(): the marker's claim, the
+    // offer, the marker's completion and the unwatch are each a write queued for the SQLite writer).
+    bool async = false;
+    SUBCASE("synchronous accept") { async = false; }
+    SUBCASE("asynchronous accept") { async = true; }
     hookrx::testing::fake_api_options fo;
     fo.window = std::chrono::seconds(2);
     auto api = fake_api::start(fo);
@@ -494,6 +501,15 @@ TEST_SUITE("poller end to end") {
     REQUIRE(port > 0);
     std::thread serving([&] { server.listen_after_bind(); });
     auto send = [&](const std::string& body) {
+      if (async) {
+        const hookrx::header_view headers[] = {{"Authorization", "Bearer hook-token-e2e"},
+                                               {"Content-Type", "application/json"}};
+        std::promise<int> answered;
+        std::future<int> status = answered.get_future();
+        rx->handle_async(hookrx::request_view(body, headers, "127.0.0.1"),
+                         [&answered](const hookrx::response& res) { answered.set_value(res.status); });
+        return status.get();
+      }
       httplib::Client c("127.0.0.1", port);
       auto res = c.Post("/parashift", {{"Authorization", "Bearer hook-token-e2e"}}, body, "application/json");
       return res ? res->status : 0;

@@ -52,6 +52,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -359,6 +360,36 @@ TEST_SUITE(HOOKRX_STORE_SUITE) {
   }
 
   // --- dedup: complete -------------------------------------------------------------------------
+
+  TEST_CASE_FIXTURE(::store_fixture, "the asynchronous claim, complete and release answer as the synchronous ones") {
+    const auto claim_async = [&](const std::string& key) {
+      std::promise<hookrx::result<hookrx::claim>> answered;
+      auto r = answered.get_future();
+      dedup->try_claim_async(key, lease_30s, [&answered](hookrx::result<hookrx::claim> c) { answered.set_value(c); });
+      return r.get();
+    };
+    const auto status_of = [](const std::function<void(std::function<void(hookrx::status)>)>& call) {
+      std::promise<hookrx::status> answered;
+      auto r = answered.get_future();
+      call([&answered](hookrx::status st) { answered.set_value(st); });
+      return r.get();
+    };
+    const auto first = claim_async("ka");
+    REQUIRE(outcome(first) == "claimed");
+    CHECK(first->token != 0);
+    CHECK(outcome(claim_async("ka")) == "in_progress");
+    CHECK(outcome(status_of([&](auto done) { dedup->complete_async("ka", first->token ^ 1U, retention_1h, done); })) ==
+          "error: in_progress");
+    CHECK(outcome(status_of([&](auto done) { dedup->complete_async("ka", first->token, retention_1h, done); })) ==
+          "ok");
+    CHECK(outcome(claim_async("ka")) == "done");
+    const auto second = claim_async("kb");
+    REQUIRE(outcome(second) == "claimed");
+    CHECK(outcome(status_of([&](auto done) { dedup->release_async("kb", second->token, done); })) == "ok");
+    const auto again = claim_async("kb");
+    REQUIRE(outcome(again) == "claimed");
+    CHECK(again->token != second->token);
+  }
 
   TEST_CASE_FIXTURE(::store_fixture, "a completed key is done until its retention ends, then can be claimed again") {
     const std::uint64_t token = must_claim(*dedup, "k");
@@ -895,7 +926,8 @@ TEST_SUITE(HOOKRX_STORE_SUITE) {
     CHECK((*w)->polls == 0);
   }
 
-  TEST_CASE_FIXTURE(::store_fixture, "note_document_async counts as note_document does and calls done once each") {
+  TEST_CASE_FIXTURE(::store_fixture,
+                    "note_document_async counts as note_document does and calls done once each, then unwatch_async") {
     HOOKRX_CONFORMANCE_NEEDS_POLL();
     const auto due_at = clock->now() + minutes(10);
     constexpr int notes = 20;
@@ -915,6 +947,14 @@ TEST_SUITE(HOOKRX_STORE_SUITE) {
     REQUIRE(w->has_value());
     CHECK((*w)->documents_seen == notes);
     CHECK(ms_of((*w)->due_at) == ms_of(due_at));
+    std::promise<hookrx::status> unwatched;
+    auto u = unwatched.get_future();
+    ps->unwatch_async(hookrx::provider::perfectparser, "ext_async",
+                      [&unwatched](hookrx::status st) { unwatched.set_value(st); });
+    CHECK(outcome(u.get()) == "ok");
+    w = ps->watched(hookrx::provider::perfectparser, "ext_async");
+    REQUIRE(w.has_value());
+    CHECK_FALSE(w->has_value());
   }
 
   // --- poll store: watermarks and the leader lease ------------------------------------------------

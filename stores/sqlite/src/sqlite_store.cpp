@@ -554,56 +554,81 @@ sqlite_store::commit_stats sqlite_store::stats() const {
 
 // --- dedup ---------------------------------------------------------------------------------------
 
-result<claim> sqlite_store::try_claim(std::string_view key, std::chrono::milliseconds lease) {
-  return impl_->write<claim>([key = std::string(key), lease](impl& self) -> result<claim> {
-    const std::int64_t now = self.now_ms();
-    {
-      auto s = self.writer.prepare("SELECT state, expires_at FROM hookrx_dedup WHERE key = ?1");
-      if (!s) return s.error();
-      s->bind(1, key);
-      const int rc = s->step();
-      if (rc == SQLITE_ROW && s->integer(1) > now) {
-        return claim{s->integer(0) == done ? claim_state::done : claim_state::in_progress, 0};
-      }
-      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite_error(self.writer.handle(), "claim");
-    }
-    const std::uint64_t token = self.new_token();
-    auto s = self.writer.prepare(
-        "INSERT INTO hookrx_dedup (key, state, token, expires_at) VALUES (?1, ?2, ?3, ?4) "
-        "ON CONFLICT (key) DO UPDATE SET state = excluded.state, token = excluded.token, "
-        "expires_at = excluded.expires_at");
+namespace {
+// The dedup writes, on the writer thread inside the batch's transaction.
+result<claim> claim_into(sqlite_store::impl& self, std::string_view key, std::chrono::milliseconds lease) {
+  const std::int64_t now = self.now_ms();
+  {
+    auto s = self.writer.prepare("SELECT state, expires_at FROM hookrx_dedup WHERE key = ?1");
     if (!s) return s.error();
-    s->bind(1, key)
-        .bind(2, std::int64_t{claimed})
-        .bind(3, static_cast<std::int64_t>(token))
-        .bind(4, add_ms(now, lease));
-    if (auto r = s->run("claim"); !r) return r.error();
-    return claim{claim_state::claimed, token};
-  });
+    s->bind(1, key);
+    const int rc = s->step();
+    if (rc == SQLITE_ROW && s->integer(1) > now) {
+      return claim{s->integer(0) == done ? claim_state::done : claim_state::in_progress, 0};
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite_error(self.writer.handle(), "claim");
+  }
+  const std::uint64_t token = self.new_token();
+  auto s = self.writer.prepare(
+      "INSERT INTO hookrx_dedup (key, state, token, expires_at) VALUES (?1, ?2, ?3, ?4) "
+      "ON CONFLICT (key) DO UPDATE SET state = excluded.state, token = excluded.token, "
+      "expires_at = excluded.expires_at");
+  if (!s) return s.error();
+  s->bind(1, key).bind(2, std::int64_t{claimed}).bind(3, static_cast<std::int64_t>(token)).bind(4, add_ms(now, lease));
+  if (auto r = s->run("claim"); !r) return r.error();
+  return claim{claim_state::claimed, token};
+}
+
+status complete_into(sqlite_store::impl& self, std::string_view key, std::uint64_t token,
+                     std::chrono::milliseconds retention) {
+  auto s = self.writer.prepare(
+      "UPDATE hookrx_dedup SET state = ?3, expires_at = ?4 WHERE key = ?1 AND token = ?2 AND state = ?5");
+  if (!s) return s.error();
+  s->bind(1, key).bind(2, static_cast<std::int64_t>(token)).bind(3, std::int64_t{done});
+  s->bind(4, add_ms(self.now_ms(), retention)).bind(5, std::int64_t{claimed});
+  auto changed = s->run("complete");
+  if (!changed) return changed.error();
+  if (*changed == 0) return error(errc::in_progress, "the claim is no longer this caller's");
+  return {};
+}
+
+status release_into(sqlite_store::impl& self, std::string_view key, std::uint64_t token) {
+  auto s = self.writer.prepare("DELETE FROM hookrx_dedup WHERE key = ?1 AND token = ?2 AND state = ?3");
+  if (!s) return s.error();
+  s->bind(1, key).bind(2, static_cast<std::int64_t>(token)).bind(3, std::int64_t{claimed});
+  if (auto r = s->run("release"); !r) return r.error();
+  return {};
+}
+}  // namespace
+
+result<claim> sqlite_store::try_claim(std::string_view key, std::chrono::milliseconds lease) {
+  return impl_->write<claim>([key, lease](impl& self) { return claim_into(self, key, lease); });
 }
 
 status sqlite_store::complete(std::string_view key, std::uint64_t token, std::chrono::milliseconds retention) {
-  return impl_->write<void>([key = std::string(key), token, retention](impl& self) -> status {
-    auto s = self.writer.prepare(
-        "UPDATE hookrx_dedup SET state = ?3, expires_at = ?4 WHERE key = ?1 AND token = ?2 AND state = ?5");
-    if (!s) return s.error();
-    s->bind(1, key).bind(2, static_cast<std::int64_t>(token)).bind(3, std::int64_t{done});
-    s->bind(4, add_ms(self.now_ms(), retention)).bind(5, std::int64_t{claimed});
-    auto changed = s->run("complete");
-    if (!changed) return changed.error();
-    if (*changed == 0) return error(errc::in_progress, "the claim is no longer this caller's");
-    return {};
-  });
+  return impl_->write<void>([key, token, retention](impl& self) { return complete_into(self, key, token, retention); });
 }
 
 status sqlite_store::release(std::string_view key, std::uint64_t token) {
-  return impl_->write<void>([key = std::string(key), token](impl& self) -> status {
-    auto s = self.writer.prepare("DELETE FROM hookrx_dedup WHERE key = ?1 AND token = ?2 AND state = ?3");
-    if (!s) return s.error();
-    s->bind(1, key).bind(2, static_cast<std::int64_t>(token)).bind(3, std::int64_t{claimed});
-    if (auto r = s->run("release"); !r) return r.error();
-    return {};
-  });
+  return impl_->write<void>([key, token](impl& self) { return release_into(self, key, token); });
+}
+
+void sqlite_store::try_claim_async(std::string key, std::chrono::milliseconds lease,
+                                   std::function<void(result<claim>)> done) {
+  impl_->write_async<claim>([key = std::move(key), lease](impl& self) { return claim_into(self, key, lease); },
+                            std::move(done));
+}
+
+void sqlite_store::complete_async(std::string key, std::uint64_t token, std::chrono::milliseconds retention,
+                                  std::function<void(status)> done) {
+  impl_->write_async<void>(
+      [key = std::move(key), token, retention](impl& self) { return complete_into(self, key, token, retention); },
+      std::move(done));
+}
+
+void sqlite_store::release_async(std::string key, std::uint64_t token, std::function<void(status)> done) {
+  impl_->write_async<void>([key = std::move(key), token](impl& self) { return release_into(self, key, token); },
+                           std::move(done));
 }
 
 // --- inbox ---------------------------------------------------------------------------------------
@@ -931,14 +956,23 @@ status sqlite_store::reschedule(provider source, std::string_view id, time_point
   });
 }
 
+namespace {
+status unwatch_into(sqlite_store::impl& self, provider source, std::string_view id) {
+  auto s = self.writer.prepare("DELETE FROM hookrx_watch WHERE provider = ?1 AND id = ?2");
+  if (!s) return s.error();
+  s->bind(1, static_cast<std::int64_t>(source)).bind(2, id);
+  if (auto n = s->run("unwatch"); !n) return n.error();
+  return {};
+}
+}  // namespace
+
 status sqlite_store::unwatch(provider source, std::string_view id) {
-  return impl_->write<void>([source, id](impl& self) -> status {
-    auto s = self.writer.prepare("DELETE FROM hookrx_watch WHERE provider = ?1 AND id = ?2");
-    if (!s) return s.error();
-    s->bind(1, static_cast<std::int64_t>(source)).bind(2, id);
-    if (auto n = s->run("unwatch"); !n) return n.error();
-    return {};
-  });
+  return impl_->write<void>([source, id](impl& self) { return unwatch_into(self, source, id); });
+}
+
+void sqlite_store::unwatch_async(provider source, std::string id, std::function<void(status)> done) {
+  impl_->write_async<void>([source, id = std::move(id)](impl& self) { return unwatch_into(self, source, id); },
+                           std::move(done));
 }
 
 result<std::optional<watch_entry>> sqlite_store::watched(provider source, std::string_view id) {

@@ -52,6 +52,13 @@ class sqlite_store final : public dedup_store, public inbox_store, public poll_s
   [[nodiscard]] status complete(std::string_view key, std::uint64_t token,
                                 std::chrono::milliseconds retention) override;
   [[nodiscard]] status release(std::string_view key, std::uint64_t token) override;
+  /// The asynchronous ones queue for the writer's next commit and return; `done` runs on the
+  /// writer thread.
+  void try_claim_async(std::string key, std::chrono::milliseconds lease,
+                       std::function<void(result<claim>)> done) override;
+  void complete_async(std::string key, std::uint64_t token, std::chrono::milliseconds retention,
+                      std::function<void(status)> done) override;
+  void release_async(std::string key, std::uint64_t token, std::function<void(status)> done) override;
 
   [[nodiscard]] result<offer_state> offer(inbox_record rec) override;
   [[nodiscard]] result<leased_offer> offer_leased(inbox_record rec, std::chrono::milliseconds lease) override;
@@ -79,6 +86,7 @@ class sqlite_store final : public dedup_store, public inbox_store, public poll_s
   [[nodiscard]] result<std::vector<watch_entry>> due(std::size_t max) override;
   [[nodiscard]] status reschedule(provider source, std::string_view id, time_point next) override;
   [[nodiscard]] status unwatch(provider source, std::string_view id) override;
+  void unwatch_async(provider source, std::string id, std::function<void(status)> done) override;
   [[nodiscard]] result<std::optional<watch_entry>> watched(provider source, std::string_view id) override;
   [[nodiscard]] result<std::optional<time_point>> watermark(std::string_view name) override;
   [[nodiscard]] status set_watermark(std::string_view name, time_point at) override;
