@@ -60,6 +60,8 @@ void dedup_store::release_async(std::string key, std::uint64_t token, std::funct
   done(release(key, token));
 }
 
+void poll_store::watch_async(watch_entry e, std::function<void(result<bool>)> done) { done(watch(e)); }
+
 void poll_store::unwatch_async(provider source, std::string id, std::function<void(status)> done) {
   done(unwatch(source, id));
 }

@@ -168,8 +168,7 @@ class watching_acceptor final : public acceptor {
   // accept(), in steps that stay asynchronous when the stores are (SQLite): each write is queued
   // for the writer's next commit, and the server thread serves other connections meanwhile
   // instead of waiting for two to four commits in a row. The answer comes when accept() would
-  // give it. PerfectParser job and batch events take accept(): they read the watch between two
-  // writes, and come once per extraction.
+  // give it.
   void accept_async(event&& ev, const request_view& request, const dispatcher& handlers, completion done) override {
     if (ev.is_test()) {
       inner_->accept_async(std::move(ev), request, handlers, std::move(done));
@@ -184,13 +183,13 @@ class watching_acceptor final : public acceptor {
       accept_parashift_async(std::move(ev), request, handlers, std::move(*id), std::move(done));
       return;
     }
+    if (ev.origin() == delivery_origin::poll) {
+      inner_->accept_async(std::move(ev), request, handlers, std::move(done));
+      return;
+    }
     const auto* doc = ev.get_if<document_completed>();
-    if (ev.origin() == delivery_origin::poll || doc == nullptr) {
-      if (ev.origin() == delivery_origin::poll) {
-        inner_->accept_async(std::move(ev), request, handlers, std::move(done));
-      } else {
-        acceptor::accept_async(std::move(ev), request, handlers, std::move(done));
-      }
+    if (doc == nullptr) {
+      accept_settling_async(std::move(ev), request, handlers, std::move(done));
       return;
     }
     std::string ext = doc->extraction_id;
@@ -218,17 +217,39 @@ class watching_acceptor final : public acceptor {
   // If this failed silently, a job event known to the inbox on an extraction nobody watches would
   // tell the sweep that nothing is missing: the caller answers 503 instead.
   status settle(const std::string& ext, const std::optional<document_summary>& summary) {
-    if (summary) {
-      const auto watched = s_->state->watched(provider::perfectparser, ext);
-      if (!watched) return watched.error();
-      const std::int64_t seen = *watched ? (*watched)->documents_seen : 0;
-      if (seen >= summary->completed + summary->failed) return s_->state->unwatch(provider::perfectparser, ext);
-    }
+    const result<bool> settled = all_documents_seen(*s_, ext, summary);
+    if (!settled) return settled.error();
+    if (*settled) return s_->state->unwatch(provider::perfectparser, ext);
+    if (auto added = s_->state->watch(watch_of(*s_, ext)); !added) return added.error();
+    return {};
+  }
+
+  // settle(), with its write queued (SQLite) rather than waited for; `then` gets what it returns.
+  static void settle_async(const std::shared_ptr<shared_state>& s, const std::string& ext,
+                           const std::optional<document_summary>& summary, std::function<void(status)> then) {
+    const result<bool> settled = all_documents_seen(*s, ext, summary);
+    if (!settled) return then(settled.error());
+    if (*settled) return s->state->unwatch_async(provider::perfectparser, ext, std::move(then));
+    s->state->watch_async(watch_of(*s, ext), [then = std::move(then)](const result<bool>& added) {
+      then(added ? status{} : status(added.error()));
+    });
+  }
+
+  // True when the job's summary counts no more finished documents than the webhooks did (a read).
+  static result<bool> all_documents_seen(shared_state& s, const std::string& ext,
+                                         const std::optional<document_summary>& summary) {
+    if (!summary) return false;
+    const auto watched = s.state->watched(provider::perfectparser, ext);
+    if (!watched) return watched.error();
+    const std::int64_t seen = *watched ? (*watched)->documents_seen : 0;
+    return seen >= summary->completed + summary->failed;
+  }
+
+  static watch_entry watch_of(const shared_state& s, const std::string& ext) {
     watch_entry e;
     e.id = ext;
-    e.due_at = s_->time->now() + s_->options.grace;
-    if (auto added = s_->state->watch(e); !added) return added.error();
-    return {};
+    e.due_at = s.time->now() + s.options.grace;
+    return e;
   }
 
   // A terminal topic acts once per document, whichever of webhook and poll comes first, even when
@@ -253,6 +274,33 @@ class watching_acceptor final : public acceptor {
       (void)s_->marks->release(mark, c->token);
     }
     return r;
+  }
+
+  // A PerfectParser job or batch event (others go on to `inner`): accept, then settle_async(); a
+  // failure to settle answers 503, as accept() does.
+  void accept_settling_async(event&& ev, const request_view& request, const dispatcher& handlers, completion done) {
+    std::string ext;
+    std::optional<document_summary> summary;
+    if (const auto* job = ev.get_if<job_completed>()) {
+      ext = job->extraction_id;
+      summary = job->summary;
+    } else if (const auto* batch = ev.get_if<batch_finished>()) {
+      ext = batch->extraction_id;
+      summary = batch->summary;
+    } else {
+      inner_->accept_async(std::move(ev), request, handlers, std::move(done));
+      return;
+    }
+    inner_->accept_async(std::move(ev), request, handlers,
+                         [s = s_, ext = std::move(ext), summary = std::move(summary),
+                          done = std::move(done)](result<disposition> r) mutable {
+                           if (!r) return done(std::move(r));
+                           settle_async(s, ext, summary, [s, ext, r, done = std::move(done)](const status& st) {
+                             if (st) return done(r);
+                             s->fail("could not settle extraction " + ext + ": " + st.error().message());
+                             done(error(errc::store_unavailable, st.error().message()));
+                           });
+                         });
   }
 
   // accept_parashift() in asynchronous steps: claim the marker; accept; then complete the marker

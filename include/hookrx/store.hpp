@@ -218,6 +218,8 @@ class poll_store {
   /// Watches `e.source`/`e.id` from now on, due at `e.due_at` (its polls and documents_seen are
   /// ignored: a new entry starts at zero). An id already watched keeps its entry. True when added.
   [[nodiscard]] virtual result<bool> watch(const watch_entry& e) = 0;
+  /// watch() that may finish later, as note_document_async() does.
+  virtual void watch_async(watch_entry e, std::function<void(result<bool>)> done);
   /// Counts one more document webhook for an extraction, watching it (due at `due_if_new`) when it
   /// was not watched yet. Atomic: concurrent calls from several instances all count.
   [[nodiscard]] virtual status note_document(provider source, std::string_view id, time_point due_if_new) = 0;

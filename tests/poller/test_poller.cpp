@@ -306,9 +306,13 @@ TEST_SUITE("poller") {
   }
 
   TEST_CASE("a job webhook that counts more documents than arrived keeps the extraction watched until polled") {
+    bool async = false;
+    SUBCASE("accept") { async = false; }
+    SUBCASE("accept_async") { async = true; }
     setup s;
     s.vendor->exts["ext_4"] = {"completed", iso(4), {{"d1"}, {"d2"}}};
     instance a(s.clock, s.store, s.vendor);
+    a.async = async;
     CHECK(a.deliver(hookrx::provider::perfectparser, doc_webhook("ext_4", "d1")) == "queued");
     CHECK(a.deliver(hookrx::provider::perfectparser, job_webhook("ext_4", 2)) == "queued");
     s.clock->advance(10min);
@@ -506,6 +510,9 @@ TEST_SUITE("poller") {
   }
 
   TEST_CASE("a store failure while settling a job webhook answers 503, and the sender's retry settles it") {
+    bool async = false;
+    SUBCASE("accept") { async = false; }
+    SUBCASE("accept_async") { async = true; }
     // The poll role of a store that fails its next watch() call.
     struct flaky_poll final : hookrx::poll_store {
       std::shared_ptr<hookrx::memory_store> real;
@@ -553,8 +560,15 @@ TEST_SUITE("poller") {
     const auto deliver = [&](const std::string& body) {
       auto ev = hookrx::parse_event(hookrx::provider::perfectparser, body);
       REQUIRE(ev.has_value());
-      auto r = accept->accept(std::move(*ev), hookrx::request_view(), handlers);
-      return r ? std::string(hookrx::to_string(*r)) : std::string(hookrx::to_string(r.error().code()));
+      std::optional<hookrx::result<hookrx::disposition>> r;
+      if (async) {
+        accept->accept_async(std::move(*ev), hookrx::request_view(), handlers,
+                             [&r](hookrx::result<hookrx::disposition> got) { r = std::move(got); });
+      } else {
+        r = accept->accept(std::move(*ev), hookrx::request_view(), handlers);
+      }
+      REQUIRE(r.has_value());
+      return *r ? std::string(hookrx::to_string(**r)) : std::string(hookrx::to_string(r->error().code()));
     };
     // The job webhook came, its document's did not: the extraction must end up watched.
     flaky->fail_watch = 1;

@@ -926,8 +926,9 @@ TEST_SUITE(HOOKRX_STORE_SUITE) {
     CHECK((*w)->polls == 0);
   }
 
-  TEST_CASE_FIXTURE(::store_fixture,
-                    "note_document_async counts as note_document does and calls done once each, then unwatch_async") {
+  TEST_CASE_FIXTURE(
+      ::store_fixture,
+      "note_document_async counts as note_document does, calls done once each, then the async unwatch and watch") {
     HOOKRX_CONFORMANCE_NEEDS_POLL();
     const auto due_at = clock->now() + minutes(10);
     constexpr int notes = 20;
@@ -955,6 +956,26 @@ TEST_SUITE(HOOKRX_STORE_SUITE) {
     w = ps->watched(hookrx::provider::perfectparser, "ext_async");
     REQUIRE(w.has_value());
     CHECK_FALSE(w->has_value());
+    const auto watch_async = [&](const hookrx::watch_entry& e) {
+      std::promise<hookrx::result<bool>> added;
+      auto r = added.get_future();
+      ps->watch_async(e, [&added](hookrx::result<bool> got) { added.set_value(got); });
+      return r.get();
+    };
+    hookrx::watch_entry e;
+    e.source = hookrx::provider::perfectparser;
+    e.id = "ext_async";
+    e.due_at = due_at;
+    auto added = watch_async(e);
+    REQUIRE(added.has_value());
+    CHECK(*added);
+    added = watch_async(e);
+    REQUIRE(added.has_value());
+    CHECK_FALSE(*added);  // watched already: kept as it was
+    w = ps->watched(hookrx::provider::perfectparser, "ext_async");
+    REQUIRE(w.has_value());
+    REQUIRE(w->has_value());
+    CHECK((*w)->documents_seen == 0);
   }
 
   // --- poll store: watermarks and the leader lease ------------------------------------------------

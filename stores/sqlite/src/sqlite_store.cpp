@@ -889,18 +889,26 @@ status sqlite_store::replay(std::int64_t id) {
 
 // --- poller --------------------------------------------------------------------------------------
 
+namespace {
+result<bool> watch_into(sqlite_store::impl& self, const watch_entry& e) {
+  auto s = self.writer.prepare(
+      "INSERT INTO hookrx_watch (provider, id, due_at, expected_at) VALUES (?1, ?2, ?3, ?4) "
+      "ON CONFLICT (provider, id) DO NOTHING");
+  if (!s) return s.error();
+  s->bind(1, static_cast<std::int64_t>(e.source)).bind(2, e.id).bind(3, to_ms(e.due_at));
+  if (e.expected_at) s->bind(4, to_ms(*e.expected_at));
+  auto n = s->run("watch");
+  if (!n) return n.error();
+  return *n == 1;
+}
+}  // namespace
+
 result<bool> sqlite_store::watch(const watch_entry& e) {
-  return impl_->write<bool>([&e](impl& self) -> result<bool> {
-    auto s = self.writer.prepare(
-        "INSERT INTO hookrx_watch (provider, id, due_at, expected_at) VALUES (?1, ?2, ?3, ?4) "
-        "ON CONFLICT (provider, id) DO NOTHING");
-    if (!s) return s.error();
-    s->bind(1, static_cast<std::int64_t>(e.source)).bind(2, e.id).bind(3, to_ms(e.due_at));
-    if (e.expected_at) s->bind(4, to_ms(*e.expected_at));
-    auto n = s->run("watch");
-    if (!n) return n.error();
-    return *n == 1;
-  });
+  return impl_->write<bool>([&e](impl& self) { return watch_into(self, e); });
+}
+
+void sqlite_store::watch_async(watch_entry e, std::function<void(result<bool>)> done) {
+  impl_->write_async<bool>([e = std::move(e)](impl& self) { return watch_into(self, e); }, std::move(done));
 }
 
 namespace {

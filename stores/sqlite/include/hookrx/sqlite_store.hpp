@@ -79,6 +79,7 @@ class sqlite_store final : public dedup_store, public inbox_store, public poll_s
   [[nodiscard]] result<std::optional<inbox_entry>> find(std::string_view key) override;
   [[nodiscard]] status replay(std::int64_t id) override;
   [[nodiscard]] result<bool> watch(const watch_entry& e) override;
+  void watch_async(watch_entry e, std::function<void(result<bool>)> done) override;
   [[nodiscard]] status note_document(provider source, std::string_view id, time_point due_if_new) override;
   /// Queues the note for the writer's next commit and returns; `done` runs on the writer thread.
   void note_document_async(provider source, std::string id, time_point due_if_new,
