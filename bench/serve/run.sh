@@ -7,6 +7,9 @@
 # BUILD_DIR must have cli/hookrx and bench/hookrx_bench_wrk. Servers (default: all):
 #   serve-memory   hookrx serve --store memory: --jsonl FILE     (verify, parse, dedup, inbox, fsynced sink)
 #   serve-sqlite   hookrx serve --store sqlite:FILE --jsonl FILE (stored before the 2xx, synchronous=FULL)
+#   serve-sqlite-poll  serve-sqlite with --poll: every document webhook also counted on its
+#                  extraction's watch (the poller's bookkeeping). The API base is unreachable, so
+#                  the poller's own rounds fail at once, once a minute: the webhook path is measured.
 #   beast-bare     bench/wrk's bare Boost.Beast server answering 200 (the ceiling of the same library)
 #   node           the vendor's Node recipe (bench/serve/node_receiver.js: createHmac + timingSafeEqual + JSON.parse)
 #   webhook        adnanh/webhook (Debian `webhook`) with a payload-hmac-sha256 rule running /bin/true
@@ -23,7 +26,7 @@ usage() { sed -n '4,5p' "$0" >&2; exit 2; }
 [[ $# -ge 1 ]] || usage
 build=$(cd "$1" && pwd)
 shift
-servers=serve-memory,serve-sqlite,beast-bare,node,webhook
+servers=serve-memory,serve-sqlite,serve-sqlite-poll,beast-bare,node,webhook
 conns_list=32,256
 rounds=1
 duration=10s
@@ -96,11 +99,13 @@ start_server() {  # server dir -> sets server_pid, path
   local name=$1 dir=$2
   path=/webhooks/perfectparser
   case $name in
-    serve-memory | serve-sqlite)
-      local store=memory:
-      [[ $name == serve-sqlite ]] && store=sqlite:$dir/hookrx.db
-      HOOKRX_PP_SIGNING_SECRETS=$secret taskset -c "$server_cpu" "$hookrx" serve --listen "127.0.0.1:$port" \
-        --store "$store" --jsonl "$dir/events.jsonl" --log-level warn ${HOOKRX_BENCH_SERVE_ARGS:-} 2>"$dir/server.log" &
+    serve-memory | serve-sqlite | serve-sqlite-poll)
+      local store=memory: poll=()
+      [[ $name == serve-sqlite* ]] && store=sqlite:$dir/hookrx.db
+      [[ $name == serve-sqlite-poll ]] && poll=(--poll --pp-api-base http://127.0.0.1:9)
+      HOOKRX_PP_SIGNING_SECRETS=$secret HOOKRX_PP_API_KEY=pp_bench_unused taskset -c "$server_cpu" "$hookrx" serve \
+        --listen "127.0.0.1:$port" --store "$store" --jsonl "$dir/events.jsonl" --log-level warn "${poll[@]}" \
+        ${HOOKRX_BENCH_SERVE_ARGS:-} 2>"$dir/server.log" &
       ;;
     beast-bare)
       taskset -c "$server_cpu" "$bare" --server beast --mode bare --port "$port" --threads 1 2>"$dir/server.log" &
