@@ -45,7 +45,8 @@ void inbox_store::offer_async(
   done(leased_offer{*stored, std::nullopt});
 }
 
-// NOLINTBEGIN(performance-unnecessary-value-param): by value, so that overrides can keep them
+// The defaults of the asynchronous calls take their arguments by value, so that overrides keep them.
+// NOLINTBEGIN(performance-unnecessary-value-param)
 void dedup_store::try_claim_async(std::string key, std::chrono::milliseconds lease,
                                   std::function<void(result<claim>)> done) {
   done(try_claim(key, lease));
@@ -65,12 +66,12 @@ void poll_store::watch_async(watch_entry e, std::function<void(result<bool>)> do
 void poll_store::unwatch_async(provider source, std::string id, std::function<void(status)> done) {
   done(unwatch(source, id));
 }
-// NOLINTEND(performance-unnecessary-value-param)
 
 void poll_store::note_document_async(provider source, std::string id, time_point due_if_new,
-                                     std::function<void(status)> done) {  // NOLINT(performance-unnecessary-value-param)
+                                     std::function<void(status)> done) {
   done(note_document(source, id, due_if_new));
 }
+// NOLINTEND(performance-unnecessary-value-param)
 
 result<std::size_t> inbox_store::ack_all(const std::vector<lease_ref>& leases, std::chrono::milliseconds retention) {
   std::size_t acknowledged = 0;

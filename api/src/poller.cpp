@@ -321,7 +321,7 @@ class watching_acceptor final : public acceptor {
             done(std::move(finish)) {}
       std::shared_ptr<shared_state> s;
       std::shared_ptr<acceptor> inner;
-      const dispatcher* handlers;
+      const dispatcher* handlers;  // the receiver's: it outlives `done` (see receiver::handle_async)
       event ev;
       owned_request request;
       std::string id;

@@ -401,7 +401,8 @@ struct fake_api::impl {
         return;
       }
       h(req, res);
-      record(req, at, res.status);
+      // httplib answers 200 for a handler that left the status unset (-1), after the handler.
+      record(req, at, res.status == -1 ? 200 : res.status);
     };
   }
 

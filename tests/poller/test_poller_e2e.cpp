@@ -135,15 +135,8 @@ dataset make_dataset(fake_api& api, int extractions, hookrx::time_point updated)
   return d;
 }
 
-// Successful answers to `endpoint` (the fake records a handler's default status as -1: httplib
-// sets 200 only after the handler).
-std::size_t successes(const fake_api& api, std::string_view endpoint) {
-  std::size_t n = 0;
-  for (const auto& r : api.requests()) {
-    if (r.endpoint == endpoint && (r.status == 200 || r.status == -1)) ++n;
-  }
-  return n;
-}
+// Successful answers to `endpoint`.
+std::size_t successes(const fake_api& api, std::string_view endpoint) { return api.count_status(endpoint, 200); }
 
 std::shared_ptr<hookrx::poller_api> client_for(const fake_api& api,
                                                const std::shared_ptr<hookrx::rate_budget>& budget) {
