@@ -137,9 +137,6 @@ std::string metrics::render() const {
   const std::uint64_t queued = queued_.load(std::memory_order_relaxed);
   const std::uint64_t handled = handled_.load(std::memory_order_relaxed);
   const std::uint64_t dead = dead_.load(std::memory_order_relaxed);
-  std::int64_t depth = depth_at_start_.load(std::memory_order_relaxed) + static_cast<std::int64_t>(queued) -
-                       static_cast<std::int64_t>(handled) - static_cast<std::int64_t>(dead);
-  if (depth < 0) depth = 0;  // another instance finished entries this one queued
   render_scalar(out, "hookrx_inbox_queued_total", "counter", "Deliveries this process stored in the inbox.",
                 std::to_string(queued));
   render_scalar(out, "hookrx_inbox_handled_total", "counter", "Inbox entries whose sinks all succeeded.",
@@ -148,17 +145,20 @@ std::string metrics::render() const {
                 std::to_string(retried_.load(std::memory_order_relaxed)));
   render_scalar(out, "hookrx_dead_letters_total", "counter", "Inbox entries moved to the dead letter.",
                 std::to_string(dead));
-  render_scalar(out, "hookrx_inbox_depth", "gauge",
-                "Entries waiting or in flight: at start, plus queued, minus finished by this process.",
-                std::to_string(depth));
   render_scalar(out, "hookrx_store_up", "gauge", "1 while the store answered its last health check.",
                 store_up_.load(std::memory_order_relaxed) ? "1" : "0");
   std::function<poller_numbers()> read_poller;
   std::function<std::string()> render_api;
+  std::function<std::optional<std::int64_t>()> read_depth;
   {
     const std::lock_guard<std::mutex> lock(mutex_);
     read_poller = poller_;
     render_api = api_;
+    read_depth = depth_;
+  }
+  if (const std::optional<std::int64_t> depth = read_depth ? read_depth() : std::nullopt) {
+    render_scalar(out, "hookrx_inbox_depth", "gauge",
+                  "Entries waiting or in flight in the store, whichever instance queued them.", std::to_string(*depth));
   }
   if (render_api) out += render_api();
   if (read_poller) {

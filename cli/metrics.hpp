@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,8 +38,12 @@ class metrics {
   void handled() noexcept { handled_.fetch_add(1, std::memory_order_relaxed); }
   void retried() noexcept { retried_.fetch_add(1, std::memory_order_relaxed); }
   void dead_lettered() noexcept { dead_.fetch_add(1, std::memory_order_relaxed); }
-  /// Entries queued or leased in the store when this process started.
-  void set_inbox_depth_at_start(std::int64_t n) noexcept { depth_at_start_.store(n, std::memory_order_relaxed); }
+  /// Where the inbox depth comes from (the store, every instance's entries; read at each scrape;
+  /// nullopt leaves the gauge out, as when the store does not answer).
+  void set_inbox_depth(std::function<std::optional<std::int64_t>()> read) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    depth_ = std::move(read);
+  }
   /// The store's health as /healthz last saw it.
   void store_up(bool up) noexcept { store_up_.store(up, std::memory_order_relaxed); }
 
@@ -91,12 +96,12 @@ class metrics {
   std::atomic<std::uint64_t> handled_{0};
   std::atomic<std::uint64_t> retried_{0};
   std::atomic<std::uint64_t> dead_{0};
-  std::atomic<std::int64_t> depth_at_start_{0};
   std::atomic<bool> store_up_{true};
   std::atomic<std::uint64_t> enrich_ok_{0};
   std::atomic<std::uint64_t> enrich_failed_{0};
   std::function<poller_numbers()> poller_;
   std::function<std::string()> api_;
+  std::function<std::optional<std::int64_t>()> depth_;
 };
 
 }  // namespace hookrx::cli

@@ -224,21 +224,6 @@ result<std::shared_ptr<inbox_store>> open_store(const options& o) {
   return error(errc::invalid_config, "--store: unknown kind");
 }
 
-// Entries queued or leased now, counted in pages (for the inbox depth gauge).
-std::int64_t count_pending(inbox_store& store) {
-  std::int64_t n = 0;
-  for (const entry_state st : {entry_state::queued, entry_state::leased}) {
-    std::int64_t after = 0;
-    for (int page = 0; page < 100; ++page) {
-      result<std::vector<inbox_entry>> l = store.list(st, 1000, after);
-      if (!l || l->empty()) break;
-      n += static_cast<std::int64_t>(l->size());
-      after = l->back().id;
-    }
-  }
-  return n;
-}
-
 void watch_errors(receiver& rx, metrics& stats) {
   const std::string_view prov = to_string(rx.source());
   rx.on_error([&stats, prov](const request_view& /*request*/, const error& e) {
@@ -405,7 +390,11 @@ result<std::unique_ptr<service>> wire(const options& o, const logger& log, metri
   // batches at most: the lease above covers the wait.
   io.handoff = io.batch * io.workers;
   svc->box = inbox::create(svc->store, svc->handlers, io);
-  stats.set_inbox_depth_at_start(count_pending(*svc->store));
+  stats.set_inbox_depth([store = svc->store]() -> std::optional<std::int64_t> {
+    const result<std::int64_t> n = store->pending_count();
+    if (!n) return std::nullopt;
+    return *n;
+  });
 
   std::shared_ptr<acceptor> accept_to = svc->box->acceptor();
   if (svc->dedup) accept_to = std::make_shared<dedup_then_inbox>(svc->dedup, accept_to);

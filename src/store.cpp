@@ -73,6 +73,21 @@ void poll_store::note_document_async(provider source, std::string id, time_point
 }
 // NOLINTEND(performance-unnecessary-value-param)
 
+result<std::int64_t> inbox_store::pending_count() {
+  std::int64_t n = 0;
+  for (const entry_state st : {entry_state::queued, entry_state::leased}) {
+    std::int64_t after = 0;
+    while (true) {
+      result<std::vector<inbox_entry>> page = list(st, 1000, after);
+      if (!page) return page.error();
+      if (page->empty()) break;
+      n += static_cast<std::int64_t>(page->size());
+      after = page->back().id;
+    }
+  }
+  return n;
+}
+
 result<std::size_t> inbox_store::ack_all(const std::vector<lease_ref>& leases, std::chrono::milliseconds retention) {
   std::size_t acknowledged = 0;
   for (const lease_ref& l : leases) {

@@ -187,6 +187,9 @@ class inbox_store {
   /// The entry with idempotency key `key` (queued, leased, dead, or done within retention); nullopt
   /// when offer() would queue that key as new. The poller skips known keys with it at no API cost.
   [[nodiscard]] virtual result<std::optional<inbox_entry>> find(std::string_view key) = 0;
+  /// The inbox's depth: entries queued or leased now, whoever offered them (on a shared store,
+  /// every instance's). The default counts list() pages.
+  [[nodiscard]] virtual result<std::int64_t> pending_count();
   /// Queue a dead-lettered entry again, due now, with its attempts reset. errc::not_found when
   /// there is no dead entry with that id.
   [[nodiscard]] virtual status replay(std::int64_t id) = 0;

@@ -289,6 +289,20 @@ TEST_SUITE("hookrx serve") {
     CHECK(s.stop() == 0);
   }
 
+  TEST_CASE("the inbox depth on /metrics is what waits in the store: entries waiting for their retry count") {
+    temp_dir dir;
+    server s({"--exec", recording_command(dir, "exit 3"), "--store", "sqlite:" + dir.path("hookrx.db"),
+              "--retry-initial", "300", "--retry-max", "300"},
+             credentials(), dir);
+    CHECK(hookrx_test::contains(get(s.port(), "/metrics").body, "\nhookrx_inbox_depth 0\n"));
+    REQUIRE(deliver(s.port(), doc_body("ext_depth", "doc_1"), secret).status == 202);
+    REQUIRE(deliver(s.port(), doc_body("ext_depth", "doc_2"), secret).status == 202);
+    REQUIRE(
+        eventually([&] { return metric(s.port(), R"(hookrx_sink_calls_total{sink="exec",outcome="failed"})") == 2; }));
+    CHECK(metric(s.port(), "hookrx_inbox_depth") == 2);  // both wait five minutes for their next attempt
+    CHECK(s.stop() == 0);
+  }
+
   TEST_CASE("a --forward target that fails is retried with the same Idempotency-Key until it answers 2xx") {
     temp_dir dir;
     std::atomic<int> calls{0};

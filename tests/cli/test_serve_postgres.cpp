@@ -104,6 +104,25 @@ TEST_SUITE("hookrx serve on postgresql") {
     CHECK(b.stop() == 0);
   }
 
+  TEST_CASE("the inbox depth on /metrics counts the entries every instance queued, not only its own") {
+    const char* file = std::getenv("HOOKRX_PG_CONNINFO_FILE");
+    REQUIRE_MESSAGE(file != nullptr, "HOOKRX_PG_CONNINFO_FILE is set by the postgres_server fixture");
+    const std::string url = fresh_database(first_line(file));
+    temp_dir dir;
+    const env_list env = {{"HOOKRX_PP_SIGNING_SECRETS", secret}};
+    // Sinks that fail, and retries five minutes away: what is queued stays queued.
+    const std::vector<std::string> args = {"--store",         url,   "--exec",      "exit 3",
+                                           "--retry-initial", "300", "--retry-max", "300"};
+    server a(args, env, dir, "a");
+    server b(args, env, dir, "b");
+    for (int i = 0; i < 3; ++i)
+      REQUIRE(deliver(a.port(), doc_body("ext_depth", std::to_string(i)), secret).status == 202);
+    CHECK(metric(a.port(), "hookrx_inbox_depth") == 3);
+    CHECK(metric(b.port(), "hookrx_inbox_depth") == 3);  // b queued none of them
+    CHECK(a.stop() == 0);
+    CHECK(b.stop() == 0);
+  }
+
   TEST_CASE("a database stopped mid-run gives 503 and unhealthy, and the same process recovers when it is back") {
     // A server of this case's own: stopping it disturbs no other test.
     const std::string pgdir = std::string(HOOKRX_PG_OUTAGE_DIR) + "-cli";

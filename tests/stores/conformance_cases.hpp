@@ -688,6 +688,26 @@ TEST_SUITE(HOOKRX_STORE_SUITE) {
     }
   }
 
+  TEST_CASE_FIXTURE(::store_fixture, "pending_count counts the queued and leased entries, not the done or dead ones") {
+    HOOKRX_CONFORMANCE_NEEDS_INBOX();
+    const auto pending = [&] {
+      auto n = inbox->pending_count();
+      REQUIRE_MESSAGE(n.has_value(), (n ? std::string() : n.error().message()));
+      return *n;
+    };
+    CHECK(pending() == 0);
+    for (int i = 0; i < 4; ++i) must_offer(*inbox, make_record("k" + std::to_string(i)));
+    CHECK(pending() == 4);
+    const auto leased = must_lease(*inbox, 3);
+    REQUIRE(leased.size() == 3);
+    CHECK(pending() == 4);  // one queued, three leased
+    REQUIRE(outcome(inbox->ack(leased[0].id, leased[0].lease_token, retention_1h)) == "ok");
+    REQUIRE(outcome(inbox->dead_letter(leased[1].id, leased[1].lease_token, "gave up")) == "ok");
+    CHECK(pending() == 2);
+    REQUIRE(outcome(inbox->retry_at(leased[2].id, leased[2].lease_token, clock->now() + hours(1), "later")) == "ok");
+    CHECK(pending() == 2);  // waiting for its retry: still in the inbox
+  }
+
   TEST_CASE_FIXTURE(::store_fixture, "offering a queued key again answers duplicate and keeps the first record") {
     HOOKRX_CONFORMANCE_NEEDS_INBOX();
     must_offer(*inbox, make_record("k", "first"));

@@ -766,6 +766,13 @@ result<std::optional<inbox_entry>> memory_store::get(std::int64_t id) {
   return std::optional<inbox_entry>(x->entry);
 }
 
+result<std::int64_t> memory_store::pending_count() {
+  impl& m = *impl_;
+  const std::lock_guard<inbox_lock> lock(m.inbox_mutex);
+  return static_cast<std::int64_t>(m.by_state[state_index(entry_state::queued)].size() +
+                                   m.by_state[state_index(entry_state::leased)].size());
+}
+
 result<std::optional<inbox_entry>> memory_store::find(std::string_view key) {
   impl& m = *impl_;
   const std::string k(key);

@@ -128,6 +128,7 @@ enum op : std::size_t {
   op_purge_dedup,
   op_tables_exist,
   op_find,
+  op_pending_count,
   op_watch,
   op_note_document,
   op_due,
@@ -272,6 +273,7 @@ DELETE FROM {dedup} WHERE key_hash IN (SELECT key_hash FROM {dedup} WHERE expire
   def(op_find, "find", R"sql(
 SELECT {cols} FROM {inbox} AS i WHERE i.key_hash = sha256($1) AND NOT (i.state = 2 AND i.expires_at <= $2))sql",
       {oid_bytea, oid_int8});
+  def(op_pending_count, "pending_count", "SELECT count(*) FROM {inbox} WHERE state IN (0, 1)", {});
   // $1 provider, $2 id, $3 due, $4 expected_at, $5 1 when expected_at is set.
   def(op_watch, "watch", R"sql(
 INSERT INTO {watch} (provider, id, due_at, expected_at) VALUES ($1, $2, $3, CASE WHEN $5 = 1 THEN $4 END)
@@ -678,6 +680,12 @@ result<std::optional<inbox_entry>> postgres_store::get(std::int64_t id) {
   if (!r) return r.error();
   if (PQntuples(r->get()) == 0) return std::optional<inbox_entry>();
   return std::optional<inbox_entry>(read_entry(r->get(), 0));
+}
+
+result<std::int64_t> postgres_store::pending_count() {
+  auto r = impl_->run(op_pending_count, pg::params());
+  if (!r) return r.error();
+  return pg::get_int(r->get(), 0, 0);
 }
 
 result<std::optional<inbox_entry>> postgres_store::find(std::string_view key) {

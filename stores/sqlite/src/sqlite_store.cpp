@@ -874,6 +874,16 @@ result<std::optional<inbox_entry>> sqlite_store::find(std::string_view key) {
   });
 }
 
+result<std::int64_t> sqlite_store::pending_count() {
+  return impl_->read<std::int64_t>([](connection& db) -> result<std::int64_t> {
+    // Counted on the (state, next_attempt_at) index.
+    auto s = db.prepare("SELECT count(*) FROM hookrx_inbox WHERE state IN (0, 1)");
+    if (!s) return s.error();
+    if (s->step() != SQLITE_ROW) return sqlite_error(db.handle(), "pending count");
+    return s->integer(0);
+  });
+}
+
 status sqlite_store::replay(std::int64_t id) {
   return impl_->write<void>([id](impl& self) -> status {
     auto s = self.writer.prepare(

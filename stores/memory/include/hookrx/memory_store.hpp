@@ -73,6 +73,7 @@ class memory_store final : public dedup_store, public inbox_store, public poll_s
                                                       std::int64_t after_id = 0) override;
   [[nodiscard]] result<std::optional<inbox_entry>> get(std::int64_t id) override;
   [[nodiscard]] result<std::optional<inbox_entry>> find(std::string_view key) override;
+  [[nodiscard]] result<std::int64_t> pending_count() override;
   [[nodiscard]] status replay(std::int64_t id) override;
   [[nodiscard]] result<bool> watch(const watch_entry& e) override;
   [[nodiscard]] status note_document(provider source, std::string_view id, time_point due_if_new) override;
