@@ -97,6 +97,17 @@ std::optional<std::string> parashift_terminal_id(const event& ev) {
   return id;
 }
 
+// What settles an extraction's watch: a PerfectParser job or batch event's extraction and summary.
+struct settling {
+  std::string ext;
+  std::optional<document_summary> summary;
+};
+std::optional<settling> settling_of(const event& ev) {
+  if (const auto* job = ev.get_if<job_completed>()) return settling{job->extraction_id, job->summary};
+  if (const auto* batch = ev.get_if<batch_finished>()) return settling{batch->extraction_id, batch->summary};
+  return std::nullopt;
+}
+
 // A copy of a delivery, for a step that runs after the call that brought it has returned (a
 // request_view only lives as long as the server's request). Not copyable: its views point into it.
 class owned_request {
@@ -143,22 +154,13 @@ class watching_acceptor final : public acceptor {
       }
       return r;
     }
-    std::string ext;
-    std::optional<document_summary> summary;
-    if (const auto* job = ev.get_if<job_completed>()) {
-      ext = job->extraction_id;
-      summary = job->summary;
-    } else if (const auto* batch = ev.get_if<batch_finished>()) {
-      ext = batch->extraction_id;
-      summary = batch->summary;
-    } else {
-      return inner_->accept(std::move(ev), request, handlers);
-    }
+    const std::optional<settling> settles = settling_of(ev);
+    if (!settles) return inner_->accept(std::move(ev), request, handlers);
     result<disposition> r = inner_->accept(std::move(ev), request, handlers);
     // Settled on duplicates too: when the store failed here, the sender's retry settles it.
     if (r) {
-      if (status st = settle(ext, summary); !st) {
-        s_->fail("could not settle extraction " + ext + ": " + st.error().message());
+      if (status st = settle(settles->ext, settles->summary); !st) {
+        s_->fail("could not settle extraction " + settles->ext + ": " + st.error().message());
         return error(errc::store_unavailable, st.error().message());
       }
     }
@@ -279,28 +281,22 @@ class watching_acceptor final : public acceptor {
   // A PerfectParser job or batch event (others go on to `inner`): accept, then settle_async(); a
   // failure to settle answers 503, as accept() does.
   void accept_settling_async(event&& ev, const request_view& request, const dispatcher& handlers, completion done) {
-    std::string ext;
-    std::optional<document_summary> summary;
-    if (const auto* job = ev.get_if<job_completed>()) {
-      ext = job->extraction_id;
-      summary = job->summary;
-    } else if (const auto* batch = ev.get_if<batch_finished>()) {
-      ext = batch->extraction_id;
-      summary = batch->summary;
-    } else {
+    std::optional<settling> settles = settling_of(ev);
+    if (!settles) {
       inner_->accept_async(std::move(ev), request, handlers, std::move(done));
       return;
     }
-    inner_->accept_async(std::move(ev), request, handlers,
-                         [s = s_, ext = std::move(ext), summary = std::move(summary),
-                          done = std::move(done)](result<disposition> r) mutable {
-                           if (!r) return done(std::move(r));
-                           settle_async(s, ext, summary, [s, ext, r, done = std::move(done)](const status& st) {
-                             if (st) return done(r);
-                             s->fail("could not settle extraction " + ext + ": " + st.error().message());
-                             done(error(errc::store_unavailable, st.error().message()));
-                           });
-                         });
+    inner_->accept_async(
+        std::move(ev), request, handlers,
+        [s = s_, settles = std::move(*settles), done = std::move(done)](result<disposition> r) mutable {
+          if (!r) return done(std::move(r));
+          const std::string& ext = settles.ext;
+          settle_async(s, ext, settles.summary, [s, ext, r, done = std::move(done)](const status& st) {
+            if (st) return done(r);
+            s->fail("could not settle extraction " + ext + ": " + st.error().message());
+            done(error(errc::store_unavailable, st.error().message()));
+          });
+        });
   }
 
   // accept_parashift() in asynchronous steps: claim the marker; accept; then complete the marker
