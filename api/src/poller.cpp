@@ -333,7 +333,7 @@ class watching_acceptor final : public acceptor {
       if (c->state == claim_state::in_progress) return st->done(errc::in_progress);
       st->token = c->token;
       const request_view kept = st->request.view();
-      st->inner->accept_async(std::move(st->ev), kept, *st->handlers, [st](result<disposition> r) {
+      st->inner->accept_async(std::move(st->ev), kept, *st->handlers, [st](const result<disposition>& r) {
         if (!r) {
           st->s->marks->release_async(st->mark, st->token, [st, r](const status& /*ignored*/) { st->done(r); });
           return;
