@@ -390,8 +390,11 @@ result<std::unique_ptr<service>> wire(const options& o, const logger& log, metri
   // batches at most: the lease above covers the wait.
   io.handoff = io.batch * io.workers;
   svc->box = inbox::create(svc->store, svc->handlers, io);
-  stats.set_inbox_depth([store = svc->store]() -> std::optional<std::int64_t> {
-    const result<std::int64_t> n = store->pending_count();
+  // Weak: the metrics outlive the service, and must not keep its store open.
+  stats.set_inbox_depth([weak = std::weak_ptr<inbox_store>(svc->store)]() -> std::optional<std::int64_t> {
+    const std::shared_ptr<inbox_store> kept = weak.lock();
+    if (!kept) return std::nullopt;
+    const result<std::int64_t> n = kept->pending_count();
     if (!n) return std::nullopt;
     return *n;
   });
