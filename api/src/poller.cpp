@@ -108,27 +108,6 @@ std::optional<settling> settling_of(const event& ev) {
   return std::nullopt;
 }
 
-// A copy of a delivery, for a step that runs after the call that brought it has returned (a
-// request_view only lives as long as the server's request). Not copyable: its views point into it.
-class owned_request {
- public:
-  explicit owned_request(const request_view& r) : body_(r.body()), peer_(r.peer()) {
-    kept_.reserve(r.header_count());
-    for (const header_view& h : r) kept_.emplace_back(std::string(h.name), std::string(h.value));
-    views_.reserve(kept_.size());
-    for (const auto& [name, value] : kept_) views_.push_back({name, value});
-  }
-  owned_request(const owned_request&) = delete;
-  owned_request& operator=(const owned_request&) = delete;
-  [[nodiscard]] request_view view() const { return {body_, views_.data(), views_.size(), peer_}; }
-
- private:
-  std::string body_;
-  std::string peer_;
-  std::vector<std::pair<std::string, std::string>> kept_;
-  std::vector<header_view> views_;
-};
-
 // The decorator the receiver accepts through: every event goes on to `inner`; on the way it
 // notes what the poller must know.
 class watching_acceptor final : public acceptor {
@@ -304,36 +283,27 @@ class watching_acceptor final : public acceptor {
   void accept_parashift_async(event&& ev, const request_view& request, const dispatcher& handlers, std::string id,
                               completion done) {
     struct steps {
-      steps(std::shared_ptr<shared_state> state, std::shared_ptr<acceptor> next, const dispatcher& to, event&& e,
-            const request_view& r, std::string document, completion finish)
-          : s(std::move(state)),
-            inner(std::move(next)),
-            handlers(&to),
-            ev(std::move(e)),
-            request(r),
-            id(std::move(document)),
-            mark("parashift:terminal:" + id),
-            webhook(ev.origin() == delivery_origin::webhook),
-            done(std::move(finish)) {}
       std::shared_ptr<shared_state> s;
       std::shared_ptr<acceptor> inner;
-      const dispatcher* handlers;  // the receiver's: it outlives `done` (see receiver::handle_async)
+      const dispatcher* handlers;
       event ev;
-      owned_request request;
+      request_view request;  // what it points at lives until `done` (see acceptor::accept_async)
       std::string id;
       std::string mark;
       bool webhook;
       completion done;
       std::uint64_t token = 0;
     };
-    auto st = std::make_shared<steps>(s_, inner_, handlers, std::move(ev), request, std::move(id), std::move(done));
+    const bool webhook = ev.origin() == delivery_origin::webhook;
+    std::string mark = "parashift:terminal:" + id;
+    auto st = std::make_shared<steps>(
+        steps{s_, inner_, &handlers, std::move(ev), request, std::move(id), std::move(mark), webhook, std::move(done)});
     s_->marks->try_claim_async(st->mark, marker_claim, [st](const result<claim>& c) {
       if (!c) return st->done(error(errc::store_unavailable, c.error().message()));
       if (c->state == claim_state::done) return st->done(disposition::duplicate);
       if (c->state == claim_state::in_progress) return st->done(errc::in_progress);
       st->token = c->token;
-      const request_view kept = st->request.view();
-      st->inner->accept_async(std::move(st->ev), kept, *st->handlers, [st](const result<disposition>& r) {
+      st->inner->accept_async(std::move(st->ev), st->request, *st->handlers, [st](const result<disposition>& r) {
         if (!r) {
           st->s->marks->release_async(st->mark, st->token, [st, r](const status& /*ignored*/) { st->done(r); });
           return;

@@ -40,7 +40,9 @@ class acceptor {
   [[nodiscard]] virtual result<disposition> accept(event&& ev, const request_view& request,
                                                    const dispatcher& handlers) = 0;
   /// accept() that may finish later, on another thread: `done` is called exactly once, with what
-  /// accept() would have returned. The event and the request are read only before this returns.
+  /// accept() would have returned. The event is read only before this returns; what `request`
+  /// points at (body, headers, peer) stays valid until `done` has run, as receiver::handle_async()
+  /// asks of its own caller, and so do `handlers`.
   /// An acceptor whose store commits in batches (the inbox on SQLite) overrides it, so that a
   /// server thread goes on serving other connections while a commit is pending instead of
   /// blocking on it. The default calls accept() and then `done`. Never throws.
