@@ -1,8 +1,10 @@
 -- bench/wrk/deliveries.lua: wrk script for the adapter throughput benchmark (bench/wrk/run.sh).
 --
---   wrk -t2 -c64 -d10s --latency -s bench/wrk/deliveries.lua http://127.0.0.1:PORT [-- SECRET [TAG [PATH]]]
+--   wrk -t2 -c64 -d10s --latency -s bench/wrk/deliveries.lua http://127.0.0.1:PORT [-- SECRET [TAG [PATH [EVENT]]]]
 --
 -- PATH (default /webhooks/perfectparser) is the route to POST to (adnanh/webhook serves /hooks/ID).
+-- EVENT is `document` (default) or `job`: distinct `extraction.job_completed` deliveries instead,
+-- one per extraction (its `extraction_id` carries the counter), which `serve --poll` settles.
 --
 -- Every request is a distinct, correctly signed 1 KiB PerfectParser `extraction.document_completed`
 -- delivery: the body has the shape of bench/bench_core.cpp's 1 KiB fixture, its `document_id` is
@@ -48,11 +50,15 @@ end
 local secret, md, mac, mac_len, hex_digit
 counter, non2xx, duplicates = 0, 0, 0
 
--- The fields before and after document_id, padded with a `notes` string so that the body is
--- exactly body_size bytes once the 20-character document_id is in place.
-local function body_template()
+-- The fields before and after the distinct id (document_id, or a job's extraction_id), padded
+-- with a `notes` string so that the body is exactly body_size bytes once the 20-character id is in.
+local function body_template(event)
   local before = '{"event":"extraction.document_completed","extraction_id":"ext_7f3a9c2e41b84d05",'
       .. '"document_id":"'
+  if event == "job" then
+    before = '{"event":"extraction.job_completed","document_summary":{"total":1,"completed":1,"failed":0},'
+        .. '"extraction_id":"'
+  end
   local after = '","status":"completed","parser_id":"prs_invoice_eu_v3",'
       .. '"filename":"invoice-2026-000123.pdf","page_count":2,"confidence":0.974,'
       .. '"parser_name":"Invoices EU v3","credits_used":2,"processing_time_ms":4180,"error_message":null,'
@@ -93,13 +99,16 @@ function init(args)
     run_tag = args[2]
   end
   if args[3] ~= nil then path = args[3] end
+  local event = args[4] or "document"
+  assert(event == "document" or event == "job", "EVENT must be document or job")
   md = crypto.EVP_sha256()
   mac = ffi.new("unsigned char[32]")
   mac_len = ffi.new("unsigned int[1]")
   hex_digit = ffi.new("const char[17]", "0123456789abcdef")
 
-  local before, after = body_template()
-  local body = before .. string.format("doc_%s%02d%010d", run_tag, thread_index, 0) .. after
+  local before, after = body_template(event)
+  local body = before .. string.format("%s_%s%02d%010d", event == "job" and "ext" or "doc", run_tag, thread_index, 0)
+      .. after
   assert(#body == body_size)
   local host = wrk.headers["Host"] or (wrk.host .. ":" .. tostring(wrk.port))
   local head = "POST " .. path .. " HTTP/1.1\r\nHost: " .. host .. "\r\nContent-Type: application/json\r\n"
