@@ -621,6 +621,7 @@ TEST_SUITE(HOOKRX_ADAPTER_NAME " adapter") {
         std::to_string(cap + 1) + "\r\nX-PerfectParser-Signature: " + std::string(64, '0') + "\r\n\r\n");
     const auto reply = conn.read_reply();
     CHECK(reply.status == 413);
+    CHECK(reply.header("connection") == "close");
     CHECK(reply.body.find("body_too_large") != std::string::npos);
     CHECK(conn.closed_by_server());
     CHECK(documents == 0);

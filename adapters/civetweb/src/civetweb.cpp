@@ -73,16 +73,23 @@ read_result read_body(mg_connection* conn, long long declared, std::size_t cap, 
   }
 }
 
+// Ends the connection after this answer. A "Connection: close" header alone does not: after the
+// handler returns, CivetWeb reads and discards the rest of the declared body unless it was told
+// the connection will close, so a sender that never sends that body (one waiting for "100
+// Continue", one that gave up) would hold a worker thread until request_timeout_ms.
+void close_after_answer(mg_connection* conn) { mg_disable_connection_keep_alive(conn); }
+
 void send(mg_connection* conn, const response& out, bool close) {
   const std::string_view type = response::content_type;
   char length[24];
   const auto [end, ec] = std::to_chars(std::begin(length), std::end(length), out.body.size());
   static_cast<void>(ec);  // 24 characters hold any size_t
+  // The unread rest of a refused body is still on the socket: this connection is done. CivetWeb
+  // writes "Connection: close" itself once keep-alive is off.
+  if (close) close_after_answer(conn);
   mg_response_header_start(conn, out.status);
   mg_response_header_add(conn, "Content-Type", type.data(), static_cast<int>(type.size()));
   mg_response_header_add(conn, "Content-Length", length, static_cast<int>(end - length));
-  // The unread rest of a refused body is still on the socket: this connection is done.
-  if (close) mg_response_header_add(conn, "Connection", "close", 5);
   mg_response_header_send(conn);
   if (!out.body.empty()) mg_write(conn, out.body.data(), out.body.size());
 }
@@ -91,6 +98,7 @@ void send(mg_connection* conn, const response& out, bool close) {
 // already written: CivetWeb's mg_response_header_* refuse to start after that. CivetWeb's own
 // keep-alive choice is not visible from here, so this answer closes the connection.
 void send_raw(mg_connection* conn, const response& out) {
+  close_after_answer(conn);
   mg_printf(conn, "HTTP/1.1 %d %s\r\nContent-Type: %.*s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
             out.status, mg_get_response_code_text(conn, out.status), static_cast<int>(response::content_type.size()),
             response::content_type.data(), out.body.size());
@@ -148,8 +156,8 @@ int handle(mg_connection* conn, void* cbdata) {
   } else {
     // The client went away or sent broken chunking: nothing to hand over, nobody to answer.
     body.release_if_large();
+    close_after_answer(conn);
     mg_response_header_start(conn, 400);
-    mg_response_header_add(conn, "Connection", "close", 5);
     mg_response_header_add(conn, "Content-Length", "0", 1);
     mg_response_header_send(conn);
     return 400;
