@@ -173,6 +173,49 @@ VALUES ('old-key', 0, 'x', '{}', '', 0, 0, 0);)sql";
     CHECK((*w)->documents_seen == offers);
   }
 
+  TEST_CASE("a write that fails takes nothing else of its commit with it") {
+    temp_db db;
+    auto store = open_store(db.path(), std::make_shared<hookrx::manual_clock>());
+    sqlite3* other = nullptr;
+    REQUIRE(sqlite3_open(db.path().c_str(), &other) == SQLITE_OK);
+    // Every tenth offer fails inside the writer's transaction, as a full disk or a corrupt page
+    // would fail one statement.
+    REQUIRE(sqlite3_exec(other,
+                         "CREATE TRIGGER poison BEFORE INSERT ON hookrx_inbox WHEN NEW.key LIKE 'poison-%' "
+                         "BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    // Holding the write lock while the offers are queued puts them in shared commits.
+    REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    constexpr int offers = 200;
+    std::atomic<int> stored{0};
+    std::atomic<int> refused{0};
+    std::atomic<int> wrong{0};
+    for (int i = 0; i < offers; ++i) {
+      const bool poison = i % 10 == 3;
+      store->offer_async(record((poison ? "poison-" : "good-") + std::to_string(i)), std::nullopt,
+                         [&, poison](const hookrx::result<hookrx::leased_offer>& r) {
+                           if (poison && !r && r.error().code() == hookrx::errc::store_unavailable) {
+                             refused.fetch_add(1);
+                           } else if (!poison && r && r->state == hookrx::offer_state::queued) {
+                             stored.fetch_add(1);
+                           } else {
+                             wrong.fetch_add(1);
+                           }
+                         });
+    }
+    REQUIRE(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+    store->wait_async();
+    sqlite3_close(other);
+    CHECK(wrong.load() == 0);
+    CHECK(refused.load() == offers / 10);
+    CHECK(stored.load() == offers - offers / 10);
+    CHECK(store->stats().commits < static_cast<std::uint64_t>(offers / 10));  // failures shared commits
+    auto listed = store->list(hookrx::entry_state::queued, 1000);
+    REQUIRE(listed.has_value());
+    CHECK(listed->size() == static_cast<std::size_t>(offers - offers / 10));
+    for (const auto& e : *listed) CHECK(e.record.key.rfind("good-", 0) == 0);
+  }
+
   TEST_CASE("concurrent offers share commits and each returns only once committed") {
     temp_db db;
     auto store = open_store(db.path(), hookrx::system_clock());

@@ -431,14 +431,24 @@ struct sqlite_store::impl {
     }
   }
 
-  // Runs a batch in one transaction: one fsync for all of it. Each write has its own savepoint,
-  // so one failing write does not undo the others.
+  // Runs a batch in one transaction: one fsync for all of it. One failing write must not undo
+  // the others, which a savepoint around each write ensures; but a savepoint pair costs more than
+  // a tenth of a delivery's SQLite work (bench_sqlite_floor: +1.2 us on 13.5) and writes almost
+  // never fail. So the batch runs without them first, and only if a write fails is all of it
+  // rolled back and run again, each write in its own savepoint. Running a write again is safe:
+  // the rollback took back everything its first run did, and its result is overwritten.
   std::optional<error> commit(const std::vector<std::shared_ptr<write_op>>& batch) {
     if (status st = run_prepared("BEGIN IMMEDIATE"); !st) return st.error();
-    for (const auto& op : batch) {
-      (void)run_prepared("SAVEPOINT w");
-      if (!op->run(*this)) (void)run_prepared("ROLLBACK TO w");
-      (void)run_prepared("RELEASE w");
+    const bool all_ran =
+        std::all_of(batch.begin(), batch.end(), [this](const std::shared_ptr<write_op>& op) { return op->run(*this); });
+    if (!all_ran) {
+      (void)writer.exec("ROLLBACK");  // may say no transaction is active: SQLite rolled back already
+      if (status st = run_prepared("BEGIN IMMEDIATE"); !st) return st.error();
+      for (const auto& op : batch) {
+        (void)run_prepared("SAVEPOINT w");
+        if (!op->run(*this)) (void)run_prepared("ROLLBACK TO w");
+        (void)run_prepared("RELEASE w");
+      }
     }
     if (status st = run_prepared("COMMIT"); !st) {
       (void)writer.exec("ROLLBACK");
