@@ -32,8 +32,8 @@ struct sqlite_options {
   /// Writes committed together at most (the queue is drained in batches of this size).
   std::size_t max_batch = 512;
   /// WAL size, in pages, at which the WAL file is written from its beginning again (SQLite's own
-  /// default threshold). A background thread copies the WAL into the database every few new
-  /// pages; if it cannot keep up, writes wait for a checkpoint at 4x this size, so the WAL stays
+  /// default threshold). A background thread copies the WAL into the database every few hundred
+  /// new pages; if it cannot keep up, writes wait for a checkpoint at 4x this size, so the WAL stays
   /// bounded under any load (unless another connection holds a read transaction open for long).
   int checkpoint_pages = 1000;
 };
